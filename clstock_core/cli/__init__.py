@@ -1,0 +1,1 @@
+"""The ``clstock`` command line."""

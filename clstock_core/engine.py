@@ -1,0 +1,391 @@
+"""The ranking engine shared by the CLI and the HTTP API.
+
+It loads history for a universe (through the cache), normalizes it once,
+runs the predictor chain and turns scores into recommendations.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import math
+import threading
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from clstock_core.config import EngineSettings
+from clstock_core.errors import ClStockError, DataFetchError, NoDataError, ShutdownRequested
+from clstock_core.levels import PriceContext, action_for, compute_levels
+from clstock_core.models import RankingReport, Recommendation, SkippedSymbol, StockInfo
+from clstock_core.prices import PricePanel, normalize_history
+from clstock_core.prices.indicators import atr
+from clstock_core.symbols import parse_symbol
+
+logger = logging.getLogger(__name__)
+
+Progress = Callable[[int, int], None]
+
+#: Cache entries written under the "last known" key outlive the exact-range
+#: entries so that a rate-limited source can be bridged with stale data.
+LAST_KNOWN_TTL = 30 * 24 * 3600.0
+HISTORY_TTL = 12 * 3600.0
+CACHE_VERSION = "v1"
+
+
+@dataclass
+class LoadedUniverse:
+    """Normalized history for a universe, and what could not be loaded."""
+
+    panel: PricePanel
+    stocks: dict[str, StockInfo]
+    failures: dict[str, str] = field(default_factory=dict)
+    stale: set[str] = field(default_factory=set)
+
+
+@dataclass
+class _Scored:
+    score: float
+    confidence: float
+    rationale: list[str]
+    predictor: str
+    fallback_reason: str | None
+
+
+class Engine:
+    """Ranks a universe with the configured source, cache and predictor chain."""
+
+    def __init__(
+        self,
+        *,
+        source: Any,
+        source_name: str,
+        cache: Any,
+        predictors: Sequence[Any],
+        settings: EngineSettings,
+    ) -> None:
+        self.source = source
+        self.source_name = source_name
+        self.cache = cache
+        self.predictors = list(predictors)
+        self.settings = settings
+        #: Set to stop loading between batches (e.g. on SIGINT).
+        self.cancel = threading.Event()
+
+    # -- universe ---------------------------------------------------------
+
+    def stocks(self) -> list[StockInfo]:
+        return list(self.source.list_stocks())
+
+    def start_date(self, today: dt.date | None = None) -> dt.date:
+        today = today or dt.date.today()
+        return today - dt.timedelta(days=self.settings.history_days)
+
+    def load(
+        self,
+        symbols: Sequence[str] | None = None,
+        *,
+        start: dt.date | None = None,
+        progress: Progress | None = None,
+    ) -> LoadedUniverse:
+        """Load and normalize history for ``symbols`` (default: the whole universe)."""
+        stocks = {info.symbol: info for info in self.stocks()}
+        tickers = [parse_symbol(s).ticker for s in symbols] if symbols else sorted(stocks)
+        start = start if start is not None else self.start_date()
+
+        histories: dict[str, pd.DataFrame] = {}
+        failures: dict[str, str] = {}
+        stale: set[str] = set()
+
+        missing = []
+        for ticker in tickers:
+            cached = self._cache_get(self._history_key(ticker, start))
+            if cached is not None:
+                histories[ticker] = cached
+            else:
+                missing.append(ticker)
+
+        done = len(histories)
+        if progress:
+            progress(done, len(tickers))
+
+        for batch_start in range(0, len(missing), self.settings.batch_size):
+            if self.cancel.is_set():
+                raise ShutdownRequested("cancel", 1)
+            batch = missing[batch_start : batch_start + self.settings.batch_size]
+            self._load_batch(batch, start, histories, failures, stale)
+            done += len(batch)
+            if progress:
+                progress(done, len(tickers))
+
+        panel = PricePanel.from_histories(histories)
+        return LoadedUniverse(panel=panel, stocks=stocks, failures=failures, stale=stale)
+
+    def _load_batch(
+        self,
+        batch: list[str],
+        start: dt.date,
+        histories: dict[str, pd.DataFrame],
+        failures: dict[str, str],
+        stale: set[str],
+    ) -> None:
+        try:
+            result = self.source.fetch(batch, start=start)
+        except DataFetchError as error:
+            logger.warning("fetching %d symbols failed: %s", len(batch), error)
+            for ticker in batch:
+                self._use_stale_or_fail(ticker, error, histories, failures, stale)
+            return
+
+        for ticker in batch:
+            raw = result.histories.get(ticker)
+            error = result.failures.get(ticker)
+            if raw is None:
+                error = error or NoDataError(ticker, "the source returned nothing for it")
+                self._use_stale_or_fail(ticker, error, histories, failures, stale)
+                continue
+            try:
+                history = normalize_history(raw, ticker)
+            except NoDataError as no_data:
+                failures[ticker] = str(no_data)
+                continue
+            histories[ticker] = history
+            self._cache_set(self._history_key(ticker, start), history, HISTORY_TTL)
+            self._cache_set(self._last_known_key(ticker), history, LAST_KNOWN_TTL)
+
+    def _use_stale_or_fail(
+        self,
+        ticker: str,
+        error: ClStockError,
+        histories: dict[str, pd.DataFrame],
+        failures: dict[str, str],
+        stale: set[str],
+    ) -> None:
+        retryable = getattr(error, "retryable", False)
+        cached = self._cache_get(self._last_known_key(ticker)) if retryable else None
+        if cached is not None:
+            logger.warning("%s: %s; serving the cached history up to %s", ticker, error, cached.index[-1].date())
+            histories[ticker] = cached
+            stale.add(ticker)
+        else:
+            failures[ticker] = str(error)
+
+    # -- cache --------------------------------------------------------------
+
+    def _tag(self, ticker: str) -> str:
+        version = getattr(self.source, "version_tag", None)
+        return str(version(ticker)) if callable(version) else ""
+
+    def _history_key(self, ticker: str, start: dt.date) -> str:
+        return (
+            f"history:{CACHE_VERSION}:{self.source_name}:{ticker}:{start.isoformat()}:latest"
+            f":1d:unadjusted:{self._tag(ticker)}"
+        )
+
+    def _last_known_key(self, ticker: str) -> str:
+        return f"history-last:{CACHE_VERSION}:{self.source_name}:{ticker}:1d:unadjusted"
+
+    def _cache_get(self, key: str) -> Any | None:
+        if self.cache is None:
+            return None
+        return self.cache.get(key)
+
+    def _cache_set(self, key: str, value: Any, ttl: float) -> None:
+        if self.cache is not None:
+            self.cache.set(key, value, ttl=ttl)
+
+    # -- ranking ------------------------------------------------------------
+
+    def rank(
+        self,
+        *,
+        top: int | None = None,
+        symbols: Sequence[str] | None = None,
+        progress: Progress | None = None,
+        universe: LoadedUniverse | None = None,
+    ) -> RankingReport:
+        """Rank the universe and return the best ``top`` recommendations."""
+        universe = universe or self.load(symbols, progress=progress)
+        recommendations, skipped = self.recommend_all(universe)
+        limit = top if top is not None else self.settings.top
+        return RankingReport(
+            generated_at=dt.datetime.now(dt.UTC),
+            as_of=universe.panel.as_of,
+            universe_size=len(universe.stocks) if symbols is None else len(symbols),
+            recommendations=recommendations[:limit],
+            skipped=skipped,
+        )
+
+    def recommend_all(
+        self, universe: LoadedUniverse
+    ) -> tuple[list[Recommendation], list[SkippedSymbol]]:
+        """Every scored symbol as a ranked recommendation, best first."""
+        panel = universe.panel
+        skipped = {ticker: reason for ticker, reason in universe.failures.items()}
+        scored, chain_failures = self._run_chain(panel)
+        skipped.update(chain_failures)
+
+        contexts = price_contexts(panel)
+        order = sorted(scored, key=lambda ticker: (-scored[ticker].score, ticker))
+        last_dates = panel.last_dates
+
+        recommendations = []
+        for ticker in order:
+            context = contexts.get(ticker)
+            if context is None:
+                skipped[ticker] = "no recent price to derive levels from"
+                continue
+            info = universe.stocks.get(ticker)
+            recommendations.append(
+                self._recommendation(
+                    len(recommendations) + 1,
+                    ticker,
+                    info,
+                    scored[ticker],
+                    context,
+                    pd.Timestamp(last_dates[ticker]).date(),
+                    ticker in universe.stale,
+                )
+            )
+
+        skipped_list = [SkippedSymbol(symbol=t, reason=r) for t, r in sorted(skipped.items())]
+        return recommendations, skipped_list
+
+    def _recommendation(
+        self,
+        rank: int,
+        ticker: str,
+        info: StockInfo | None,
+        scored: _Scored,
+        context: PriceContext,
+        as_of: dt.date,
+        stale: bool,
+    ) -> Recommendation:
+        action = action_for(scored.score)
+        levels = compute_levels(context, action)
+        return Recommendation(
+            rank=rank,
+            symbol=ticker,
+            code=parse_symbol(ticker).code,
+            company_name=info.name if info else "",
+            score=round(scored.score, 2),
+            action=action,
+            current_price=context.close,
+            entry_price=levels.entry,
+            stop_loss=levels.stop_loss,
+            take_profit=levels.targets,
+            holding_period_days=self.settings.holding_period_days,
+            confidence=round(scored.confidence, 3),
+            rationale=scored.rationale,
+            as_of=as_of,
+            stale=stale,
+            predictor=scored.predictor,
+            fallback_reason=scored.fallback_reason,
+        )
+
+    def _run_chain(self, panel: PricePanel) -> tuple[dict[str, _Scored], dict[str, str]]:
+        """Score with each predictor in turn; later ones serve what earlier ones could not."""
+        remaining = list(panel.symbols)
+        reasons: dict[str, list[str]] = {ticker: [] for ticker in remaining}
+        scored: dict[str, _Scored] = {}
+
+        for predictor in self.predictors:
+            if not remaining:
+                break
+            name = getattr(predictor, "name", type(predictor).__name__)
+            subset = panel if len(remaining) == len(panel) else panel.subset(remaining)
+            prediction = self._predict(predictor, name, subset, reasons, remaining)
+            if prediction is None:
+                continue
+
+            still_missing = []
+            for ticker in remaining:
+                row = _score_row(prediction.scores, ticker)
+                if row is None:
+                    reason = prediction.failures.get(ticker, "no score")
+                    reasons[ticker].append(f"{name}: {reason}")
+                    still_missing.append(ticker)
+                    continue
+                earlier = "; ".join(reasons[ticker]) or None
+                scored[ticker] = _Scored(
+                    score=row[0],
+                    confidence=row[1],
+                    rationale=list(prediction.rationale.get(ticker, [])),
+                    predictor=name,
+                    fallback_reason=earlier,
+                )
+            remaining = still_missing
+
+        failures = {ticker: "; ".join(reasons[ticker]) or "no predictor configured" for ticker in remaining}
+        return scored, failures
+
+    def _predict(
+        self,
+        predictor: Any,
+        name: str,
+        panel: PricePanel,
+        reasons: dict[str, list[str]],
+        remaining: list[str],
+    ) -> Any | None:
+        try:
+            return predictor.predict(panel)
+        except ClStockError as error:
+            reason = str(error)
+        # A predictor plugin's bug must not abort the ranking: the engine logs
+        # it with its traceback and falls back to the next predictor.
+        except Exception as error:  # noqa: BLE001
+            logger.exception("predictor %r failed", name)
+            reason = f"internal error ({type(error).__name__})"
+
+        logger.warning("predictor %r could not score the universe: %s", name, reason)
+        for ticker in remaining:
+            reasons[ticker].append(f"{name}: {reason}")
+        return None
+
+    # -- single stock -------------------------------------------------------
+
+    def stock_history(self, symbol: str, start: dt.date | None) -> tuple[pd.DataFrame, bool]:
+        """One stock's normalized history from ``start`` (None: all there is)."""
+        ticker = parse_symbol(symbol).ticker
+        loaded = self.load([ticker], start=start or dt.date(1970, 1, 1))
+        if ticker in loaded.failures:
+            raise NoDataError(ticker, loaded.failures[ticker])
+        return loaded.panel.history(ticker), ticker in loaded.stale
+
+
+def _score_row(scores: pd.DataFrame, ticker: str) -> tuple[float, float] | None:
+    if ticker not in scores.index:
+        return None
+    score = float(scores.at[ticker, "score"])
+    confidence = float(scores.at[ticker, "confidence"]) if "confidence" in scores else 0.5
+    if not (math.isfinite(score) and math.isfinite(confidence)):
+        return None
+    return min(max(score, 0.0), 100.0), min(max(confidence, 0.0), 1.0)
+
+
+def price_contexts(panel: PricePanel) -> dict[str, PriceContext]:
+    """Close, ATR, support and resistance of every symbol's latest bar."""
+    if len(panel) == 0:
+        return {}
+    window = 80
+    data = panel.tail_matrix(["high", "low", "close"], window)
+    high, low, close = (pd.DataFrame(data[c]) for c in ("high", "low", "close"))
+    atr_last = atr(high, low, close).iloc[-1].to_numpy()
+    support = np.nanmin(data["low"][-20:], axis=0)
+    resistance = np.nanmax(data["high"][-60:], axis=0)
+    last_close = data["close"][-1]
+
+    contexts = {}
+    for index, ticker in enumerate(panel.symbols):
+        if not math.isfinite(last_close[index]):
+            continue
+        contexts[ticker] = PriceContext(
+            close=float(last_close[index]),
+            atr=float(atr_last[index]),
+            support=float(support[index]),
+            resistance=float(resistance[index]),
+        )
+    return contexts

@@ -1,0 +1,5 @@
+"""Resource lifecycle: shutdown handlers, managed resources and temp files."""
+
+from clstock_core.lifecycle.shutdown import ShutdownManager
+
+__all__ = ["ShutdownManager"]

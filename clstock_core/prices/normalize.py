@@ -1,0 +1,116 @@
+"""Bring any source's daily bars into one shape before indicators see them.
+
+The normalized frame has a tz-naive ``DatetimeIndex`` named ``date`` holding
+exchange-local trading dates, sorted, one row per date, float prices
+(``open, high, low, close`` and ``adj_close`` when the source has it) and an
+``int64`` ``volume``. Every value is finite.
+"""
+
+from __future__ import annotations
+
+import logging
+
+import numpy as np
+import pandas as pd
+
+from clstock_core.errors import NoDataError
+
+logger = logging.getLogger(__name__)
+
+EXCHANGE_TZ = "Asia/Tokyo"
+OHLCV_COLUMNS = ["open", "high", "low", "close", "volume"]
+PRICE_COLUMNS = ["open", "high", "low", "close"]
+
+_ALIASES = {
+    "adj close": "adj_close",
+    "adjclose": "adj_close",
+    "adj_close": "adj_close",
+    "date": "date",
+    "datetime": "date",
+}
+
+
+def _column_name(name: object) -> str:
+    text = str(name).strip().lower()
+    return _ALIASES.get(text, text.replace(" ", "_"))
+
+
+def _exchange_dates(index: pd.Index) -> pd.DatetimeIndex:
+    """Convert to tz-naive exchange-local midnight dates.
+
+    A bar stamped 2024-03-01 00:00+09:00 is the 2024-03-01 session: converting
+    to Tokyo time before dropping the zone keeps it from becoming 02-29 UTC.
+    """
+    dates = pd.DatetimeIndex(pd.to_datetime(index))
+    if dates.tz is not None:
+        dates = dates.tz_convert(EXCHANGE_TZ).tz_localize(None)
+    return dates.normalize()
+
+
+def normalize_history(frame: pd.DataFrame, symbol: str) -> pd.DataFrame:
+    """Return one symbol's ``frame`` normalized, indexed by ``date``.
+
+    Raises :class:`NoDataError` if no valid bar remains.
+    """
+    data = frame.copy()
+    data.columns = [_column_name(column) for column in data.columns]
+    if "date" not in data.columns:
+        data = data.rename_axis("date").reset_index()
+    data["symbol"] = symbol
+
+    long = normalize_long(data)
+    if long.empty:
+        raise NoDataError(symbol, "no valid daily bars")
+    return long.drop(columns="symbol").set_index("date")
+
+
+def normalize_long(frame: pd.DataFrame) -> pd.DataFrame:
+    """Normalize a long frame of many symbols (columns ``symbol, date, ...``).
+
+    Returns a frame sorted by symbol then date with a default index. Symbols
+    whose rows are all invalid simply disappear; callers report them.
+    """
+    data = frame.rename(columns={column: _column_name(column) for column in frame.columns})
+    missing = [column for column in ["symbol", "date", *OHLCV_COLUMNS] if column not in data.columns]
+    if missing:
+        symbols = ", ".join(map(str, pd.unique(data["symbol"])[:3])) if "symbol" in data else "?"
+        raise NoDataError(symbols, f"the source returned no {', '.join(missing)} column")
+
+    keep = OHLCV_COLUMNS + (["adj_close"] if "adj_close" in data.columns else [])
+    values = data[keep].apply(pd.to_numeric, errors="coerce").astype("float64")
+    values.insert(0, "date", _exchange_dates(pd.Index(data["date"])))
+    values.insert(0, "symbol", data["symbol"].astype(str).to_numpy())
+
+    values = _drop_invalid_rows(values)
+    values = values.sort_values(["symbol", "date"], kind="stable")
+    values = values.drop_duplicates(["symbol", "date"], keep="last")
+    values["volume"] = values["volume"].round().astype("int64")
+    return values.reset_index(drop=True)
+
+
+def _drop_invalid_rows(values: pd.DataFrame) -> pd.DataFrame:
+    numeric = values.columns.difference(["symbol", "date"])
+    values[numeric] = values[numeric].replace([np.inf, -np.inf], np.nan)
+
+    # A row with any missing or non-positive price cannot feed an indicator.
+    prices = values[PRICE_COLUMNS]
+    valid = prices.notna().all(axis=1) & (prices > 0).all(axis=1)
+    valid &= values["volume"].notna() & (values["volume"] >= 0) & values["date"].notna()
+
+    # Yahoo emits phantom rows on exchange holidays: no volume and every
+    # price equal to the previous close. They are not sessions.
+    flat = (
+        (values["open"] == values["high"])
+        & (values["high"] == values["low"])
+        & (values["low"] == values["close"])
+    )
+    valid &= ~((values["volume"] == 0) & flat)
+
+    if "adj_close" in values.columns:
+        adjusted = values["adj_close"].where(values["adj_close"] > 0)
+        values["adj_close"] = adjusted.fillna(values["close"])
+
+    dropped = int((~valid).sum())
+    if dropped:
+        logger.debug("dropped %d invalid or phantom rows", dropped)
+    return values[valid]
