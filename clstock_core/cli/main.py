@@ -10,7 +10,7 @@ import click
 
 from clstock_core.cli.context import CliState
 from clstock_core.discovery import Discovery, discover
-from clstock_core.errors import ClStockError, ConfigError, PluginError
+from clstock_core.errors import ClStockError, ConfigError, InvalidSymbolError, PluginError
 
 EXIT_OK, EXIT_RUNTIME, EXIT_USAGE = 0, 1, 2
 
@@ -107,7 +107,7 @@ def main(argv: list[str] | None = None) -> int:
     except click.exceptions.Abort:
         click.echo("Aborted.", err=True)
         return 130
-    except (ConfigError, PluginError) as error:
+    except (ConfigError, PluginError, InvalidSymbolError) as error:
         return _fail(error, EXIT_USAGE, debug)
     except ClStockError as error:
         return _fail(error, EXIT_RUNTIME, debug)

@@ -1,0 +1,1 @@
+"""Bundled ClStock plugin (being built)."""
