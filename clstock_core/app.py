@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any
 from clstock_core.config import AppConfig, load_raw_config, validate_config
 from clstock_core.discovery import Discovery, discover
 from clstock_core.errors import ConfigError
-from clstock_core.lifecycle import ShutdownManager
+from clstock_core.lifecycle import Cancellation, ShutdownManager, TempFiles
 from clstock_core.registry import ROLE_LABELS
 
 if TYPE_CHECKING:
@@ -47,8 +47,21 @@ class Application:
             raw, self.registry, path=path, failures=self.discovery.failures
         )
         self.shutdown = ShutdownManager()
+        #: Set by SIGINT/SIGTERM in batch commands; long work checks it between steps.
+        self.cancel = Cancellation()
+        self.tempfiles = TempFiles()
+        # Registered first so they run last: components built later are
+        # closed before the plugins' hooks, and temp files go at the very end.
+        self.shutdown.register("temp-files", self.tempfiles.cleanup)
+        self._register_plugin_shutdown()
         self._components: dict[tuple[str, str], Any] = {}
-        self._closed = False
+
+    def _register_plugin_shutdown(self) -> None:
+        for hookimpl in self.plugin_manager.hook.clstock_shutdown.get_hookimpls():
+            self.shutdown.register(
+                f"plugin:{hookimpl.plugin_name}",
+                lambda function=hookimpl.function: function(app=self),
+            )
 
     def __enter__(self) -> Application:
         return self
@@ -77,10 +90,10 @@ class Application:
             detail = failed[0].describe() if failed else f"installed: {installed}"
             raise ConfigError(f"{ROLE_LABELS[role]} {name!r} is not available; {detail}")
 
-        settings = self.config.settings.get(key := (role, name))
+        settings = self.config.settings.get((role, name))
         if settings is None:
             settings = implementation.settings_model()
-            self.config.settings[key] = settings
+            self.config.settings[(role, name)] = settings
 
         instance = implementation.factory(settings, self)
         close = getattr(instance, "close", None)
@@ -103,22 +116,16 @@ class Application:
             cache=self.component("cache"),
             predictors=self.predictors,
             settings=self.config.engine,
+            cancel=self.cancel,
         )
 
     def close(self) -> None:
-        """Run component shutdown handlers, then every plugin's ``clstock_shutdown``."""
-        if self._closed:
-            return
-        self._closed = True
+        """Run every shutdown handler once, each with its own timeout.
+
+        Order: components, newest first; then every plugin's
+        ``clstock_shutdown``, in reverse order of plugin registration; then
+        removal of the application's temp files. A failing or hanging
+        handler is logged with its name and the others still run. Calls
+        after the first return at once.
+        """
         self.shutdown.run()
-        for hookimpl in reversed(self.plugin_manager.hook.clstock_shutdown.get_hookimpls()):
-            try:
-                hookimpl.function(app=self)
-            # One plugin's failing cleanup must not keep the others from theirs.
-            except Exception as error:  # noqa: BLE001
-                logger.error(
-                    "clstock_shutdown of plugin %r failed: %s: %s",
-                    hookimpl.plugin_name,
-                    type(error).__name__,
-                    error,
-                )

@@ -7,6 +7,7 @@ name and a user can disable any of them.
 
 from __future__ import annotations
 
+import difflib
 import importlib
 import logging
 import os
@@ -137,18 +138,18 @@ def discover(
         if failure is not None:
             failures.append(failure)
             continue
-        manager.register(plugin, name=entry_point.name)
+        _register(manager, plugin, entry_point.name, distribution)
         loaded.append(PluginInfo(entry_point.name, distribution, version, entry_point.value))
 
     for name, plugin in [*_env_plugins(environ, failures), *extra_plugins]:
         if name in disabled:
             skipped.append(name)
             continue
-        manager.register(plugin, name=name)
+        _register(manager, plugin, name, "(explicit)")
         module = plugin.__name__ if isinstance(plugin, ModuleType) else type(plugin).__name__
         loaded.append(PluginInfo(name, "(explicit)", "", module))
 
-    _check_hooks(manager)
+    _check_hooks(manager, loaded)
     registry = _collect_implementations(manager)
     return Discovery(manager, registry, loaded, failures, sorted(skipped))
 
@@ -169,15 +170,43 @@ def _env_plugins(environ: Mapping[str, str], failures: list[LoadFailure]) -> lis
     return plugins
 
 
-def _check_hooks(manager: pluggy.PluginManager) -> None:
+def _register(manager: pluggy.PluginManager, plugin: object, name: str, distribution: str) -> None:
+    """Register one plugin, turning pluggy's validation error into a PluginError that names it."""
+    try:
+        manager.register(plugin, name=name)
+    except pluggy.PluginValidationError as error:
+        # Raised for a hook implementation whose arguments do not match the
+        # hookspec, e.g. ``def clstock_register_predictors(registry)``.
+        raise PluginError(
+            f"plugin {name!r} from distribution {distribution!r} is invalid: {error}; "
+            f"fix it against clstock_core.hookspecs or disable it with {DISABLE_ENV}={name}"
+        ) from error
+
+
+def _check_hooks(manager: pluggy.PluginManager, loaded: list[PluginInfo]) -> None:
+    """Reject hook implementations that match no hookspec, which are usually misspelled."""
     try:
         manager.check_pending()
     except pluggy.PluginValidationError as error:
+        name = manager.get_name(error.plugin) or repr(error.plugin)
+        distribution = next((p.distribution for p in loaded if p.name == name), "unknown")
+        unknown = [
+            hook_name
+            for hook_name, caller in vars(manager.hook).items()
+            if not caller.has_spec()
+            and any(i.plugin is error.plugin and not i.optionalhook for i in caller.get_hookimpls())
+        ]
         raise PluginError(
-            f"plugin {error.plugin_name if hasattr(error, 'plugin_name') else '?'!s} "
-            f"implements an unknown hook: {error}; check the spelling against "
-            f"clstock_core.hookspecs"
+            f"plugin {name!r} from distribution {distribution!r} implements unknown hook(s) "
+            f"{', '.join(_with_suggestion(hook, manager) for hook in unknown)}; fix the "
+            f"spelling against clstock_core.hookspecs or disable it with {DISABLE_ENV}={name}"
         ) from error
+
+
+def _with_suggestion(hook_name: str, manager: pluggy.PluginManager) -> str:
+    known = [name for name, caller in vars(manager.hook).items() if caller.has_spec()]
+    close = difflib.get_close_matches(hook_name, known, n=1)
+    return f"{hook_name!r} (did you mean {close[0]!r}?)" if close else repr(hook_name)
 
 
 def _collect_implementations(manager: pluggy.PluginManager) -> Registry:

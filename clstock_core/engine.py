@@ -9,8 +9,7 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import math
-import threading
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -18,8 +17,16 @@ import numpy as np
 import pandas as pd
 
 from clstock_core.config import EngineSettings
-from clstock_core.errors import ClStockError, DataFetchError, NoDataError, ShutdownRequested
+from clstock_core.errors import (
+    ClStockError,
+    NoDataError,
+    PredictionError,
+    ShutdownRequested,
+    SourceUnavailableError,
+)
+from clstock_core.fetching import RetryPolicy, fetch_with_retry
 from clstock_core.levels import PriceContext, action_for, compute_levels
+from clstock_core.lifecycle.signals import Cancellation
 from clstock_core.models import RankingReport, Recommendation, SkippedSymbol, StockInfo
 from clstock_core.prices import PricePanel, normalize_history
 from clstock_core.prices.indicators import atr
@@ -44,6 +51,9 @@ class LoadedUniverse:
     stocks: dict[str, StockInfo]
     failures: dict[str, str] = field(default_factory=dict)
     stale: set[str] = field(default_factory=set)
+    #: The error behind each entry of ``failures``, so callers can tell a
+    #: retryable outage from missing data.
+    errors: dict[str, ClStockError] = field(default_factory=dict)
 
 
 @dataclass
@@ -66,6 +76,7 @@ class Engine:
         cache: Any,
         predictors: Sequence[Any],
         settings: EngineSettings,
+        cancel: Cancellation | None = None,
     ) -> None:
         self.source = source
         self.source_name = source_name
@@ -73,7 +84,8 @@ class Engine:
         self.predictors = list(predictors)
         self.settings = settings
         #: Set to stop loading between batches (e.g. on SIGINT).
-        self.cancel = threading.Event()
+        self.cancel = cancel if cancel is not None else Cancellation()
+        self.retry_policy = RetryPolicy.from_settings(settings)
 
     # -- universe ---------------------------------------------------------
 
@@ -99,6 +111,7 @@ class Engine:
         histories: dict[str, pd.DataFrame] = {}
         failures: dict[str, str] = {}
         stale: set[str] = set()
+        errors: dict[str, ClStockError] = {}
 
         missing = []
         for ticker in tickers:
@@ -113,16 +126,15 @@ class Engine:
             progress(done, len(tickers))
 
         for batch_start in range(0, len(missing), self.settings.batch_size):
-            if self.cancel.is_set():
-                raise ShutdownRequested("cancel", 1)
+            self.cancel.raise_if_set()
             batch = missing[batch_start : batch_start + self.settings.batch_size]
-            self._load_batch(batch, start, histories, failures, stale)
+            self._load_batch(batch, start, histories, failures, stale, errors)
             done += len(batch)
             if progress:
                 progress(done, len(tickers))
 
         panel = PricePanel.from_histories(histories)
-        return LoadedUniverse(panel=panel, stocks=stocks, failures=failures, stale=stale)
+        return LoadedUniverse(panel=panel, stocks=stocks, failures=failures, stale=stale, errors=errors)
 
     def _load_batch(
         self,
@@ -131,26 +143,26 @@ class Engine:
         histories: dict[str, pd.DataFrame],
         failures: dict[str, str],
         stale: set[str],
+        errors: dict[str, ClStockError],
     ) -> None:
-        try:
-            result = self.source.fetch(batch, start=start)
-        except DataFetchError as error:
-            logger.warning("fetching %d symbols failed: %s", len(batch), error)
-            for ticker in batch:
-                self._use_stale_or_fail(ticker, error, histories, failures, stale)
-            return
-
+        result = fetch_with_retry(
+            self.source, batch, start=start, policy=self.retry_policy, cancel=self.cancel
+        )
         for ticker in batch:
             raw = result.histories.get(ticker)
-            error = result.failures.get(ticker)
             if raw is None:
-                error = error or NoDataError(ticker, "the source returned nothing for it")
-                self._use_stale_or_fail(ticker, error, histories, failures, stale)
+                if ticker in result.failures:
+                    error, reason = result.failures[ticker], result.reason(ticker)
+                else:
+                    error = NoDataError(ticker, "the source returned nothing for it")
+                    reason = str(error)
+                self._use_stale_or_fail(ticker, error, histories, failures, stale, errors, reason)
                 continue
             try:
                 history = normalize_history(raw, ticker)
             except NoDataError as no_data:
                 failures[ticker] = str(no_data)
+                errors[ticker] = no_data
                 continue
             histories[ticker] = history
             self._cache_set(self._history_key(ticker, start), history, HISTORY_TTL)
@@ -163,6 +175,8 @@ class Engine:
         histories: dict[str, pd.DataFrame],
         failures: dict[str, str],
         stale: set[str],
+        errors: dict[str, ClStockError],
+        reason: str | None = None,
     ) -> None:
         retryable = getattr(error, "retryable", False)
         cached = self._cache_get(self._last_known_key(ticker)) if retryable else None
@@ -171,7 +185,8 @@ class Engine:
             histories[ticker] = cached
             stale.add(ticker)
         else:
-            failures[ticker] = str(error)
+            failures[ticker] = reason or str(error)
+            errors[ticker] = error
 
     # -- cache --------------------------------------------------------------
 
@@ -209,8 +224,9 @@ class Engine:
     ) -> RankingReport:
         """Rank the universe and return the best ``top`` recommendations."""
         universe = universe or self.load(symbols, progress=progress)
-        recommendations, skipped = self.recommend_all(universe)
+        self.cancel.raise_if_set()
         limit = top if top is not None else self.settings.top
+        recommendations, skipped = self.recommend_all(universe, limit=limit)
         return RankingReport(
             generated_at=dt.datetime.now(dt.UTC),
             as_of=universe.panel.as_of,
@@ -220,9 +236,14 @@ class Engine:
         )
 
     def recommend_all(
-        self, universe: LoadedUniverse
+        self, universe: LoadedUniverse, *, limit: int | None = None
     ) -> tuple[list[Recommendation], list[SkippedSymbol]]:
-        """Every scored symbol as a ranked recommendation, best first."""
+        """Build ranked recommendations for the best ``limit`` scored symbols (default: all).
+
+        Every symbol is scored and ranked whatever ``limit`` is. Only the
+        recommendation objects past ``limit`` are not built, which saves
+        most of the time on a universe of thousands.
+        """
         panel = universe.panel
         skipped = {ticker: reason for ticker, reason in universe.failures.items()}
         scored, chain_failures = self._run_chain(panel)
@@ -232,12 +253,16 @@ class Engine:
         order = sorted(scored, key=lambda ticker: (-scored[ticker].score, ticker))
         last_dates = panel.last_dates
 
-        recommendations = []
+        ranked = []
         for ticker in order:
-            context = contexts.get(ticker)
-            if context is None:
+            if ticker in contexts:
+                ranked.append(ticker)
+            else:
                 skipped[ticker] = "no recent price to derive levels from"
-                continue
+
+        recommendations = []
+        for ticker in ranked[:limit]:
+            context = contexts[ticker]
             info = universe.stocks.get(ticker)
             recommendations.append(
                 self._recommendation(
@@ -301,9 +326,10 @@ class Engine:
             if prediction is None:
                 continue
 
+            rows = _score_rows(prediction.scores)
             still_missing = []
             for ticker in remaining:
-                row = _score_row(prediction.scores, ticker)
+                row = rows.get(ticker)
                 if row is None:
                     reason = prediction.failures.get(ticker, "no score")
                     reasons[ticker].append(f"{name}: {reason}")
@@ -316,6 +342,16 @@ class Engine:
                     rationale=list(prediction.rationale.get(ticker, [])),
                     predictor=name,
                     fallback_reason=earlier,
+                )
+            if still_missing:
+                example = still_missing[0]
+                logger.info(
+                    "predictor %r did not score %d of %d symbol(s), e.g. %s (%s)",
+                    name,
+                    len(still_missing),
+                    len(remaining),
+                    example,
+                    reasons[example][-1],
                 )
             remaining = still_missing
 
@@ -331,7 +367,12 @@ class Engine:
         remaining: list[str],
     ) -> Any | None:
         try:
-            return predictor.predict(panel)
+            prediction = predictor.predict(panel)
+            _check_prediction(prediction)
+            return prediction
+        # A stop request is not a predictor failure: the whole run stops.
+        except ShutdownRequested:
+            raise
         except ClStockError as error:
             reason = str(error)
         # A predictor plugin's bug must not abort the ranking: the engine logs
@@ -348,22 +389,48 @@ class Engine:
     # -- single stock -------------------------------------------------------
 
     def stock_history(self, symbol: str, start: dt.date | None) -> tuple[pd.DataFrame, bool]:
-        """One stock's normalized history from ``start`` (None: all there is)."""
+        """Load one stock's normalized history from ``start``, or all of it when None."""
         ticker = parse_symbol(symbol).ticker
         loaded = self.load([ticker], start=start or dt.date(1970, 1, 1))
         if ticker in loaded.failures:
+            if isinstance(loaded.errors.get(ticker), SourceUnavailableError):
+                raise loaded.errors[ticker]
             raise NoDataError(ticker, loaded.failures[ticker])
         return loaded.panel.history(ticker), ticker in loaded.stale
 
 
-def _score_row(scores: pd.DataFrame, ticker: str) -> tuple[float, float] | None:
-    if ticker not in scores.index:
-        return None
-    score = float(scores.at[ticker, "score"])
-    confidence = float(scores.at[ticker, "confidence"]) if "confidence" in scores else 0.5
-    if not (math.isfinite(score) and math.isfinite(confidence)):
-        return None
-    return min(max(score, 0.0), 100.0), min(max(confidence, 0.0), 1.0)
+def _check_prediction(prediction: Any) -> None:
+    """Raise PredictionError when a predictor returned something the chain cannot read."""
+    scores = getattr(prediction, "scores", None)
+    if not isinstance(scores, pd.DataFrame) or "score" not in scores.columns:
+        raise PredictionError(
+            f"invalid prediction: expected a Prediction whose scores frame has a 'score' "
+            f"column, got {type(prediction).__name__}"
+        )
+    if not scores.index.is_unique:
+        duplicated = scores.index[scores.index.duplicated()].unique()[:3].tolist()
+        raise PredictionError(f"invalid prediction: symbols scored twice: {duplicated}")
+    for attribute in ("rationale", "failures"):
+        if not isinstance(getattr(prediction, attribute, None), Mapping):
+            raise PredictionError(f"invalid prediction: {attribute} is not a mapping of symbol to text")
+
+
+def _score_rows(scores: pd.DataFrame) -> dict[str, tuple[float, float]]:
+    """Score (clipped to 0-100) and confidence (0-1, default 0.5) of each finite row."""
+    score = scores["score"].to_numpy(dtype="float64")
+    if "confidence" in scores:
+        confidence = scores["confidence"].to_numpy(dtype="float64")
+    else:
+        confidence = np.full(len(score), 0.5)
+
+    finite = np.isfinite(score) & np.isfinite(confidence)
+    score = np.clip(score, 0.0, 100.0)
+    confidence = np.clip(confidence, 0.0, 1.0)
+    return {
+        str(ticker): (float(score[index]), float(confidence[index]))
+        for index, ticker in enumerate(scores.index)
+        if finite[index]
+    }
 
 
 def price_contexts(panel: PricePanel) -> dict[str, PriceContext]:

@@ -126,6 +126,16 @@ class LockTimeoutError(ClStockError, TimeoutError):
 
     code = "lock_timeout"
 
+    def __init__(self, path: str, timeout: float, holder_pid: int | None = None) -> None:
+        self.path = path
+        self.timeout = timeout
+        self.holder_pid = holder_pid
+        holder = f"process {holder_pid}" if holder_pid is not None else "an unknown process"
+        super().__init__(
+            f"timed out after {timeout:g} s waiting for lock {path} held by {holder}; "
+            f"wait for that process to finish, or stop it if it hangs"
+        )
+
 
 class ShutdownRequested(ClStockError):
     """Raised inside batch work after SIGINT or SIGTERM asked it to stop."""

@@ -26,7 +26,7 @@ TARGET_MULTIPLES = (1.5, 2.5)
 
 @dataclass(frozen=True)
 class PriceContext:
-    """What the levels are computed from, all in yen."""
+    """Inputs of the level computation, all in yen."""
 
     close: float
     atr: float

@@ -125,3 +125,35 @@ class StockData(_Model):
     indicators: IndicatorValues
     price_change: float = Field(description="Last close minus the first close of the period")
     percent_change: float = Field(description="price_change as a percentage of the first close")
+
+
+class MarketPhase(str, Enum):
+    """Where the Tokyo Stock Exchange is in its trading day."""
+
+    PRE_OPEN = "pre_open"
+    MORNING_SESSION = "morning_session"
+    LUNCH_BREAK = "lunch_break"
+    AFTERNOON_SESSION = "afternoon_session"
+    AFTER_CLOSE = "after_close"
+    CLOSED_DAY = "closed_day"
+
+
+class MarketStatus(_Model):
+    """Whether the Tokyo Stock Exchange is trading at a given moment."""
+
+    exchange: str = Field(default="TSE", description="Exchange the status refers to")
+    is_open: bool = Field(description="True during the morning or afternoon session")
+    phase: MarketPhase
+    trading_day: bool = Field(description="False on weekends, holidays and Dec 31 to Jan 3")
+    closed_reason: str | None = Field(
+        default=None, description="Why the exchange is closed all day, e.g. 'weekend' or a holiday name"
+    )
+    next_change: dt.datetime = Field(description="When the phase changes next, in Asia/Tokyo time")
+    next_open: dt.datetime = Field(description="Start of the next trading session, in Asia/Tokyo time")
+
+
+class RecommendationsResponse(_Model):
+    """A ranking as the HTTP API serves it: the CLI's report plus the market status."""
+
+    report: RankingReport
+    market: MarketStatus

@@ -16,7 +16,7 @@ if TYPE_CHECKING:
 
     from clstock_core.errors import ClStockError
     from clstock_core.models import StockInfo
-    from clstock_core.panel import PricePanel
+    from clstock_core.prices import PricePanel
 
 
 @dataclass
@@ -34,7 +34,17 @@ class FetchResult:
 
 @runtime_checkable
 class DataSource(Protocol):
-    """Delivers daily OHLCV history and the list of stocks it covers."""
+    """Delivers daily OHLCV history and the list of stocks it covers.
+
+    Optional methods:
+
+    - ``version_tag(ticker) -> str``: a marker that changes when the
+      stored history of ``ticker`` changes; the engine puts it in cache keys.
+    - ``load_panel(symbols=None, *, start=None, end=None) -> PricePanel``:
+      the normalized history of ``symbols`` (None: every stock the source
+      has) in one vectorized pass, for whole-universe work such as
+      training and benchmarks. Symbols without a valid bar are absent.
+    """
 
     def list_stocks(self) -> list[StockInfo]:
         """Return the universe this source covers, with company names."""
@@ -56,9 +66,28 @@ class DataSource(Protocol):
         ...
 
 
+@dataclass
+class CacheStats:
+    """Size and location of a cache, as ``clstock cache stats`` prints them."""
+
+    backend: str
+    location: str
+    entries: int
+    size_bytes: int
+    max_size_bytes: int | None = None
+    expired_entries: int | None = None
+
+
 @runtime_checkable
 class CacheBackend(Protocol):
-    """Stores picklable values by string key, with a time to live."""
+    """Stores picklable values by string key, with a time to live.
+
+    Optional methods, used by ``clstock cache``:
+
+    - ``stats() -> CacheStats``: entry count, total size and location.
+    - ``prune() -> int``: remove expired and unreadable entries and evict
+      entries beyond the size limit; return how many were removed.
+    """
 
     def get(self, key: str) -> Any | None:
         """Return the value, or None on a miss, expiry or unreadable entry."""
@@ -103,6 +132,23 @@ class Predictor(Protocol):
         Raise :class:`~clstock_core.errors.PredictionError` when the
         predictor cannot serve the panel at all (e.g. no trained model); the
         engine then falls back to the next predictor.
+        """
+        ...
+
+
+@runtime_checkable
+class TrainablePredictor(Predictor, Protocol):
+    """A predictor that learns from history (optional extension of :class:`Predictor`).
+
+    The walk-forward evaluation retrains such a predictor on past data only.
+    """
+
+    def trained_on(self, panel: PricePanel) -> Predictor:
+        """Return a new predictor of the same kind trained only on ``panel``'s bars.
+
+        Training targets that would need a bar after ``panel``'s last date
+        must be left out. The returned predictor does not read or write any
+        saved model.
         """
         ...
 

@@ -48,7 +48,8 @@ def parse_symbol(value: object) -> Symbol:
     if text.endswith(_SUFFIX):
         text = text[: -len(_SUFFIX)]
 
-    if not _CODE_RE.match(text):
+    # fullmatch: with match, "$" would also accept a trailing newline ("7203\n.T").
+    if not _CODE_RE.fullmatch(text):
         raise InvalidSymbolError(
             f"invalid symbol {value!r}: expected a 4-character TSE code such as '7203' "
             f"or '130A', optionally with the Yahoo suffix '.T'"

@@ -8,6 +8,7 @@ import click
 
 from clstock_core.cli.context import get_app, get_state, progress_bar
 from clstock_core.cli.output import table, to_csv, to_json
+from clstock_core.lifecycle import batch_signals
 from clstock_core.models import RankingReport
 from clstock_core.registry import ROLE_HOOKS, ROLE_LABELS
 from clstock_core.stockdata import PERIODS, build_stock_data
@@ -21,9 +22,9 @@ FORMATS = click.Choice(["table", "json", "csv"])
 @click.option("--symbol", "symbols", multiple=True, help="Rank only these symbols (repeatable).")
 def recommend(top: int | None, output_format: str, symbols: tuple[str, ...]) -> None:
     """Rank the universe and print the best stocks to buy, with levels."""
-    engine = get_app().engine
-    with progress_bar("Loading prices") as progress:
-        report = engine.rank(top=top, symbols=list(symbols) or None, progress=progress)
+    app = get_app()
+    with batch_signals(app), progress_bar("Loading prices") as progress:
+        report = app.engine.rank(top=top, symbols=list(symbols) or None, progress=progress)
 
     if output_format == "json":
         click.echo(to_json(report))
@@ -184,7 +185,10 @@ def config_show() -> None:
 
 
 def add_kernel_commands(group: click.Group) -> None:
-    for command in (recommend, stocks, data, plugins, config):
+    from clstock_core.cli.cache_commands import cache
+    from clstock_core.evaluation.cli import evaluate
+
+    for command in (recommend, stocks, data, plugins, config, cache, evaluate):
         group.add_command(command)
 
 

@@ -10,7 +10,13 @@ import click
 
 from clstock_core.cli.context import CliState
 from clstock_core.discovery import Discovery, discover
-from clstock_core.errors import ClStockError, ConfigError, InvalidSymbolError, PluginError
+from clstock_core.errors import (
+    ClStockError,
+    ConfigError,
+    InvalidSymbolError,
+    PluginError,
+    ShutdownRequested,
+)
 
 EXIT_OK, EXIT_RUNTIME, EXIT_USAGE = 0, 1, 2
 
@@ -107,6 +113,10 @@ def main(argv: list[str] | None = None) -> int:
     except click.exceptions.Abort:
         click.echo("Aborted.", err=True)
         return 130
+    except ShutdownRequested as error:
+        # A requested stop is not a failure: one line, no traceback.
+        click.echo(f"clstock: {error}; partial results discarded", err=True)
+        return error.exit_code
     except (ConfigError, PluginError, InvalidSymbolError) as error:
         return _fail(error, EXIT_USAGE, debug)
     except ClStockError as error:

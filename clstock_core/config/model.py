@@ -31,6 +31,26 @@ class EngineSettings(BaseModel):
     batch_size: int = Field(
         default=50, ge=1, le=1000, description="Symbols per request to the data source"
     )
+    fetch_attempts: int = Field(
+        default=3,
+        ge=1,
+        le=10,
+        description="Tries per batch when the data source fails transiently "
+        "(network error, 5xx, rate limit); 1 disables retries",
+    )
+    retry_initial_delay: float = Field(
+        default=1.0,
+        ge=0,
+        le=60,
+        description="Seconds before the first retry; the delay doubles with each retry, with jitter",
+    )
+    retry_max_delay: float = Field(
+        default=30.0,
+        ge=0,
+        le=600,
+        description="Longest wait before a retry, in seconds; a source asking for a longer "
+        "Retry-After is not retried and cached history is served as stale",
+    )
     profile: Literal["production", "development"] = Field(
         default="production",
         description="'development' enables well-known test API keys; never use it in production",

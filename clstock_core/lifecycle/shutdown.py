@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -32,15 +33,27 @@ class ShutdownManager:
         self._handlers: list[_Handler] = []
         self._lock = threading.Lock()
         self._done = False
+        self._finished = threading.Event()
 
     @property
     def has_run(self) -> bool:
+        """Whether :meth:`run` has started; later registrations are rejected."""
         return self._done
+
+    def wait(self, timeout: float | None = None) -> bool:
+        """Block until a :meth:`run` in another thread has finished; return whether it has."""
+        return self._finished.wait(timeout)
 
     def register(
         self, name: str, callback: Callable[[], object], *, timeout: float = DEFAULT_TIMEOUT
     ) -> Callable[[], None]:
-        """Add a handler and return a function that removes it again."""
+        """Add a handler and return a function that removes it again.
+
+        ``timeout`` is in seconds. Raises RuntimeError once :meth:`run` has
+        started, because the new handler would never run.
+        """
+        if not timeout > 0:
+            raise ValueError(f"shutdown handler {name!r}: timeout must be positive, got {timeout!r}")
         handler = _Handler(name, callback, timeout)
         with self._lock:
             if self._done:
@@ -55,7 +68,12 @@ class ShutdownManager:
         return unregister
 
     def run(self) -> list[str]:
-        """Run every handler once; return the names of those that failed or timed out."""
+        """Run every handler once; return the names of those that failed or timed out.
+
+        Only the first call runs the handlers. A later or concurrent call
+        returns an empty list at once; use :meth:`wait` to block until the
+        first call has finished.
+        """
         with self._lock:
             if self._done:
                 return []
@@ -63,10 +81,14 @@ class ShutdownManager:
             handlers = list(reversed(self._handlers))
             self._handlers.clear()
 
+        logger.debug("running %d shutdown handler(s)", len(handlers))
         failed = []
-        for handler in handlers:
-            if not self._run_one(handler):
-                failed.append(handler.name)
+        try:
+            for handler in handlers:
+                if not self._run_one(handler):
+                    failed.append(handler.name)
+        finally:
+            self._finished.set()
         return failed
 
     def _run_one(self, handler: _Handler) -> bool:
@@ -82,6 +104,7 @@ class ShutdownManager:
             else:
                 outcome.append(None)
 
+        started = time.monotonic()
         thread = threading.Thread(target=target, name=f"shutdown:{handler.name}", daemon=True)
         thread.start()
         thread.join(handler.timeout)
@@ -99,5 +122,7 @@ class ShutdownManager:
                 "shutdown handler %r failed: %s: %s", handler.name, type(error).__name__, error
             )
             return False
-        logger.debug("shutdown handler %r done", handler.name)
+        logger.debug(
+            "shutdown handler %r done in %.3f s", handler.name, time.monotonic() - started
+        )
         return True

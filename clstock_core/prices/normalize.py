@@ -35,7 +35,7 @@ def _column_name(name: object) -> str:
     return _ALIASES.get(text, text.replace(" ", "_"))
 
 
-def _exchange_dates(index: pd.Index) -> pd.DatetimeIndex:
+def exchange_dates(index: pd.Index) -> pd.DatetimeIndex:
     """Convert to tz-naive exchange-local midnight dates.
 
     A bar stamped 2024-03-01 00:00+09:00 is the 2024-03-01 session: converting
@@ -78,7 +78,7 @@ def normalize_long(frame: pd.DataFrame) -> pd.DataFrame:
 
     keep = OHLCV_COLUMNS + (["adj_close"] if "adj_close" in data.columns else [])
     values = data[keep].apply(pd.to_numeric, errors="coerce").astype("float64")
-    values.insert(0, "date", _exchange_dates(pd.Index(data["date"])))
+    values.insert(0, "date", exchange_dates(pd.Index(data["date"])))
     values.insert(0, "symbol", data["symbol"].astype(str).to_numpy())
 
     values = _drop_invalid_rows(values)

@@ -1,17 +1,13 @@
-"""Read daily OHLCV from ``<directory>/<ticker>.csv`` files.
+"""Read daily OHLCV from a directory of ``<ticker>.csv`` files.
 
-Two layouts are accepted: a plain CSV with one header line (``Date, Open,
-High, Low, Close, [Adj Close,] Volume`` in any order and case), and the three
-header lines that ``yfinance.download(...).to_csv()`` writes::
-
-    Price,Adj Close,Close,High,Low,Open,Volume
-    Ticker,7203.T,7203.T,7203.T,7203.T,7203.T,7203.T
-    Date,,,,,,
+A file is found by its TSE code: ``7203.T.csv``, ``7203.csv`` and
+``130a.t.csv`` all serve ``7203.T`` or ``130A.T``. Files whose name is not a
+TSE code are ignored. :mod:`clstock_csv.reader` describes the accepted
+layouts.
 """
 
 from __future__ import annotations
 
-import csv
 import datetime as dt
 import logging
 from collections.abc import Sequence
@@ -24,14 +20,22 @@ from clstock_core.errors import ConfigError, DataFetchError, InvalidSymbolError,
 from clstock_core.models import StockInfo
 from clstock_core.roles import FetchResult
 from clstock_core.symbols import parse_symbol
+from clstock_core.universe import check_universe_file, read_universe_file, stock_list
+from clstock_csv.reader import read_price_file
 
 logger = logging.getLogger(__name__)
 
+_SOURCE = "csv"
+
 
 class CsvSettings(BaseModel):
+    """Settings of the ``[data_source.csv]`` table."""
+
     model_config = ConfigDict(extra="forbid")
 
-    directory: Path = Field(description="Directory holding one <ticker>.csv (or <code>.csv) file per stock")
+    directory: Path = Field(
+        description="Directory holding one <ticker>.csv (or <code>.csv) file per stock"
+    )
     universe_file: Path | None = Field(
         default=None,
         description="CSV with columns code,symbol,name; default: every file in the directory",
@@ -47,13 +51,11 @@ class CsvSource:
                 f"csv data source: directory {str(directory)!r} does not exist; set "
                 f"[data_source.csv] directory to the folder holding the price files"
             )
-        if universe_file is not None and not universe_file.is_file():
-            raise ConfigError(
-                f"csv data source: universe file {str(universe_file)!r} does not exist; fix "
-                f"[data_source.csv] universe_file or remove it to use every file present"
-            )
+        if universe_file is not None:
+            check_universe_file(universe_file, _SOURCE)
         self.directory = directory
         self.universe_file = universe_file
+        self._file_map: tuple[int, dict[str, Path]] | None = None
 
     @classmethod
     def from_settings(cls, settings: CsvSettings, app: object = None) -> CsvSource:
@@ -62,47 +64,55 @@ class CsvSource:
     # -- universe -----------------------------------------------------------
 
     def _files(self) -> dict[str, Path]:
-        files = {}
+        """Map each ticker to its file, rescanning only when the directory changed."""
+        try:
+            stamp = self.directory.stat().st_mtime_ns
+        except OSError as error:
+            raise DataFetchError(
+                f"csv data source: cannot read directory {str(self.directory)!r}: {error}; "
+                f"check [data_source.csv] directory"
+            ) from None
+        if self._file_map is None or self._file_map[0] != stamp:
+            self._file_map = (stamp, self._scan())
+        return self._file_map[1]
+
+    def _scan(self) -> dict[str, Path]:
+        files: dict[str, Path] = {}
         for path in sorted(self.directory.glob("*.csv")):
             stem = path.name[: -len(".csv")]
             try:
-                files[parse_symbol(stem).ticker] = path
+                ticker = parse_symbol(stem).ticker
             except InvalidSymbolError:
                 logger.debug("csv data source: ignoring %s, not named after a TSE code", path.name)
+                continue
+            # Sorted order puts 7203.T.csv before 7203.csv, so the Yahoo-named file wins.
+            files.setdefault(ticker, path)
         return files
 
     def list_stocks(self) -> list[StockInfo]:
-        files = self._files()
-        names = self._names() if self.universe_file else {}
-        if self.universe_file:
-            # The universe file lists which stocks to rank; files that are
-            # present but not listed are left out on purpose.
-            tickers = sorted(t for t in names if t in files)
-        else:
-            tickers = sorted(files)
-        return [
-            StockInfo(code=parse_symbol(t).code, symbol=t, name=names.get(t, "")) for t in tickers
-        ]
+        """Return the stocks that have a price file, named from the universe file.
 
-    def _names(self) -> dict[str, str]:
-        assert self.universe_file is not None
-        names = {}
-        with self.universe_file.open(encoding="utf-8-sig", newline="") as handle:
-            reader = csv.DictReader(handle)
-            missing = {"code", "name"} - set(reader.fieldnames or [])
-            if missing:
-                raise ConfigError(
-                    f"universe file {str(self.universe_file)!r} lacks column(s) "
-                    f"{', '.join(sorted(missing))}; expected a header 'code,symbol,name'"
-                )
-            for line, row in enumerate(reader, start=2):
-                try:
-                    ticker = parse_symbol(row.get("symbol") or row["code"]).ticker
-                except InvalidSymbolError as error:
-                    logger.warning("universe file %s line %d: %s; skipped", self.universe_file, line, error)
-                    continue
-                names[ticker] = (row.get("name") or "").strip()
-        return names
+        With a universe file, only the stocks it lists are returned: files
+        present but not listed are left out on purpose, and listed stocks
+        without a file are logged and left out.
+        """
+        files = self._files()
+        if self.universe_file is None:
+            return stock_list(files, {})
+
+        names = read_universe_file(self.universe_file, _SOURCE)
+        without_file = [ticker for ticker in names if ticker not in files]
+        if without_file:
+            logger.info(
+                "csv data source: %d of %d stocks in %s have no price file in %s (e.g. %s); "
+                "they are left out",
+                len(without_file),
+                len(names),
+                self.universe_file,
+                self.directory,
+                ", ".join(without_file[:3]),
+            )
+        return stock_list([ticker for ticker in names if ticker in files], names)
 
     def version_tag(self, ticker: str) -> str:
         """Change marker of a symbol's file, so the cache notices an edited file."""
@@ -113,18 +123,15 @@ class CsvSource:
         return f"{stat.st_mtime_ns}-{stat.st_size}"
 
     def _path(self, ticker: str) -> Path | None:
-        code = parse_symbol(ticker).code
-        for name in (f"{code}.T.csv", f"{code}.csv", f"{code.lower()}.t.csv"):
-            path = self.directory / name
-            if path.is_file():
-                return path
-        return None
+        path = self._files().get(parse_symbol(ticker).ticker)
+        return path if path is not None and path.is_file() else None
 
     # -- prices -------------------------------------------------------------
 
     def fetch(
         self, symbols: Sequence[str], *, start: dt.date | None = None, end: dt.date | None = None
     ) -> FetchResult:
+        """Read each symbol's file; a missing or unreadable file fails that symbol only."""
         result = FetchResult()
         for symbol in symbols:
             ticker = parse_symbol(symbol).ticker
@@ -133,10 +140,13 @@ class CsvSource:
             except DataFetchError as error:
                 result.failures[ticker] = error
                 continue
-            if start is not None:
-                frame = frame[frame.index >= pd.Timestamp(start)]
-            if end is not None:
-                frame = frame[frame.index <= pd.Timestamp(end)]
+
+            frame = _between(frame, start, end)
+            if frame.empty:
+                result.failures[ticker] = NoDataError(
+                    ticker, f"no rows between {start or 'the start'} and {end or 'the end'}"
+                )
+                continue
             result.histories[ticker] = frame
         return result
 
@@ -144,20 +154,13 @@ class CsvSource:
         path = self._path(ticker)
         if path is None:
             raise NoDataError(ticker, f"no file {ticker}.csv in {self.directory}")
-        try:
-            with path.open(encoding="utf-8-sig") as handle:
-                first = handle.readline()
-            header_lines = 3 if first.lower().startswith("price,") else 1
-            frame = pd.read_csv(path, header=0, skiprows=range(1, header_lines), encoding="utf-8-sig")
-        except (OSError, UnicodeDecodeError, pd.errors.ParserError, pd.errors.EmptyDataError) as error:
-            raise DataFetchError(f"cannot read {path}: {error}; check that it is a CSV price file") from None
+        return read_price_file(path, ticker)
 
-        frame.columns = [str(c).strip() for c in frame.columns]
-        first_column = frame.columns[0]
-        if first_column.lower() in {"price", "date", "datetime"}:
-            frame = frame.rename(columns={first_column: "date"})
-        else:
-            raise NoDataError(ticker, f"{path.name} has no Date column; expected a header starting with 'Date'")
-        frame["date"] = pd.to_datetime(frame["date"], errors="coerce", utc=False, format="mixed")
-        frame = frame.dropna(subset=["date"]).set_index("date")
-        return frame
+
+def _between(frame: pd.DataFrame, start: dt.date | None, end: dt.date | None) -> pd.DataFrame:
+    """Select the rows whose date lies in ``[start, end]`` from a tz-naive date index."""
+    if start is not None:
+        frame = frame[frame.index >= pd.Timestamp(start)]
+    if end is not None:
+        frame = frame[frame.index <= pd.Timestamp(end)]
+    return frame

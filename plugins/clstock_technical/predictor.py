@@ -14,9 +14,9 @@ from clstock_core.prices import PricePanel
 from clstock_core.prices.indicators import ema, macd, rsi, sma
 from clstock_core.roles import Prediction
 
-# Wilder's RSI and the MACD EMAs forget their seed geometrically; after 250
-# bars the seed's weight is below 1e-7, so scoring the last 250 bars gives the
-# same values as scoring the whole history, much faster.
+# Wilder's RSI and the MACD EMAs forget their seed geometrically. After 250
+# bars the seed's weight is below 1e-7, so scoring the last 250 bars gives
+# the same values as scoring the whole history, and costs far less.
 WINDOW = 250
 
 
@@ -29,7 +29,7 @@ class TechnicalSettings(BaseModel):
     rsi_weight: float = Field(default=0.2, ge=0, description="Weight of RSI(14)")
     macd_weight: float = Field(default=0.25, ge=0, description="Weight of MACD vs its signal line")
     volume_weight: float = Field(default=0.15, ge=0, description="Weight of the 20- vs 60-day volume trend")
-    min_history: int = Field(default=60, ge=55, description="Fewest trading days a stock needs to be scored")
+    min_history: int = Field(default=60, ge=55, description="Minimum trading days of history a stock needs to be scored")
 
 
 class TechnicalPredictor:
@@ -71,34 +71,50 @@ class TechnicalPredictor:
         total = weights.sum()
         weights = weights / total if total > 0 else np.full(4, 0.25)
 
-        parts = np.vstack([signals["trend"], signals["rsi_signal"], signals["macd_signal"], signals["volume_signal"]])
-        parts = np.nan_to_num(parts, nan=0.0)
-        combined = weights @ parts
-        score = np.clip(50 + 50 * combined, 0, 100)
+        return combine_signals(signals, weights)
 
-        # Agreement: the weighted share of signals pointing the same way as
-        # the combined score. All agreeing gives 1; a split vote about 0.5.
-        direction = np.sign(combined)
-        agree = weights @ (np.sign(parts) == direction).astype(float)
-        confidence = np.clip(0.25 + 0.75 * agree * np.minimum(np.abs(combined) * 2.5, 1.0), 0, 1)
-        return score, confidence
+
+def combine_signals(signals: dict[str, np.ndarray], weights: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Score (0-100) and confidence (0-1) from signal arrays of any shape.
+
+    ``weights`` holds the trend, RSI, MACD and volume weights, summing to 1.
+    """
+    parts = np.stack([signals["trend"], signals["rsi_signal"], signals["macd_signal"], signals["volume_signal"]])
+    parts = np.nan_to_num(parts, nan=0.0)
+    combined = np.tensordot(weights, parts, axes=1)
+    score = np.clip(50 + 50 * combined, 0, 100)
+
+    # Agreement: the weighted share of signals pointing the same way as
+    # the combined score. All agreeing gives 1; a split vote about 0.5.
+    direction = np.sign(combined)
+    agree = np.tensordot(weights, (np.sign(parts) == direction).astype(float), axes=1)
+    confidence = np.clip(0.25 + 0.75 * agree * np.minimum(np.abs(combined) * 2.5, 1.0), 0, 1)
+    return score, confidence
 
 
 def compute_signals(panel: PricePanel) -> dict[str, np.ndarray]:
     """Indicator values and signals for each symbol's latest bar."""
     data = panel.tail_matrix(["close", "volume"], WINDOW)
-    close = pd.DataFrame(data["close"])
-    volume = pd.DataFrame(data["volume"])
+    signals = signal_matrix(pd.DataFrame(data["close"]), pd.DataFrame(data["volume"]))
+    return {name: values[-1] for name, values in signals.items()}
 
-    last = close.iloc[-1].to_numpy()
-    sma20 = sma(close, 20).iloc[-1].to_numpy()
-    sma50 = sma(close, 50).iloc[-1].to_numpy()
-    rsi14 = rsi(close).iloc[-1].to_numpy()
+
+def signal_matrix(close: pd.DataFrame, volume: pd.DataFrame) -> dict[str, np.ndarray]:
+    """Indicator values and signals for every row of bar x symbol frames.
+
+    Each column must hold one symbol's consecutive bars (NaN only as padding
+    before the first or after the last bar), so every row gets the value the
+    signal had on that bar. Returns 2-D arrays shaped like ``close``.
+    """
+    last = close.to_numpy()
+    sma20 = sma(close, 20).to_numpy()
+    sma50 = sma(close, 50).to_numpy()
+    rsi14 = rsi(close).to_numpy()
     macd_line, signal_line = macd(close)
-    macd_gap = (macd_line.iloc[-1] - signal_line.iloc[-1]).to_numpy()
-    volume20 = ema(volume, 20).iloc[-1].to_numpy()
-    volume60 = sma(volume, 60).iloc[-1].to_numpy()
-    change20 = (close.iloc[-1] / close.iloc[-21] - 1).to_numpy()
+    macd_gap = (macd_line - signal_line).to_numpy()
+    volume20 = ema(volume, 20).to_numpy()
+    volume60 = sma(volume, 60).to_numpy()
+    change20 = (close / close.shift(20) - 1).to_numpy()
 
     with np.errstate(divide="ignore", invalid="ignore"):
         above20 = last / sma20 - 1
@@ -107,13 +123,13 @@ def compute_signals(panel: PricePanel) -> dict[str, np.ndarray]:
         volume_ratio = volume20 / volume60
         macd_rel = macd_gap / last
 
-    # 5% above or below a moving average is treated as a full-strength signal.
-    trend = (np.tanh(above20 / 0.05) + np.tanh(above50 / 0.05) + np.tanh(cross / 0.05)) / 3
-    # Mid-term momentum peaks around RSI 60; above 75 the stock is stretched.
-    rsi_signal = np.where(rsi14 > 75, 1 - (rsi14 - 75) / 12.5, np.clip((rsi14 - 45) / 15, -1, 1))
-    macd_signal = np.tanh(macd_rel / 0.01)
-    # Rising volume confirms the direction of the 20-day price move.
-    volume_signal = np.tanh(np.log(volume_ratio) / 0.3) * np.sign(change20)
+        # 5% above or below a moving average is treated as a full-strength signal.
+        trend = (np.tanh(above20 / 0.05) + np.tanh(above50 / 0.05) + np.tanh(cross / 0.05)) / 3
+        # Mid-term momentum peaks around RSI 60; above 75 the stock is stretched.
+        rsi_signal = np.where(rsi14 > 75, 1 - (rsi14 - 75) / 12.5, np.clip((rsi14 - 45) / 15, -1, 1))
+        macd_signal = np.tanh(macd_rel / 0.01)
+        # Rising volume confirms the direction of the 20-day price move.
+        volume_signal = np.tanh(np.log(volume_ratio) / 0.3) * np.sign(change20)
 
     return {
         "close": last, "sma20": sma20, "sma50": sma50, "rsi14": rsi14, "macd_gap": macd_gap,
@@ -124,7 +140,7 @@ def compute_signals(panel: PricePanel) -> dict[str, np.ndarray]:
 
 
 def describe(signals: dict[str, np.ndarray], symbols: np.ndarray, mask: np.ndarray) -> dict[str, list[str]]:
-    """The signals behind each score, in words."""
+    """Describe the signals behind each score in words."""
     result = {}
     for index in np.flatnonzero(mask):
         above20, above50 = signals["above20"][index], signals["above50"][index]

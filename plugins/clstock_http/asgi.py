@@ -1,0 +1,118 @@
+"""The ASGI application of the API, built from a ClStock Application."""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import time
+from collections.abc import Callable
+from contextlib import AsyncExitStack
+from typing import TYPE_CHECKING, Any
+
+from starlette.routing import BaseRoute, Router
+
+from clstock_core.app import Application
+from clstock_core.errors import ClStockError
+from clstock_core.lifecycle.asgi import application_lifespan
+from clstock_http.market_clock import utc_now
+from clstock_http.middleware import ApiMiddleware
+from clstock_http.openapi import openapi_json
+from clstock_http.routes import StaticJson, build_routes
+from clstock_http.settings import HttpSettings
+from clstock_http.state import ServerState
+
+if TYPE_CHECKING:
+    from clstock_core.lifecycle.signals import ServerSignals
+
+logger = logging.getLogger(__name__)
+
+
+class ClStockApi:
+    """The API as one ASGI callable.
+
+    Lifespan startup builds the selected components (auth provider, rate
+    limiter, data source, cache, predictors); lifespan shutdown stops
+    background work and closes the application, which runs its shutdown
+    handlers exactly once. Routes from the ``clstock_http_routes`` hook are
+    mounted after the built-in ones.
+    """
+
+    def __init__(
+        self,
+        application: Application,
+        settings: HttpSettings | None = None,
+        *,
+        clock: Callable[[], float] = time.monotonic,
+        now: Callable[[], dt.datetime] = utc_now,
+        signals: ServerSignals | None = None,
+    ) -> None:
+        self.application = application
+        self._signals = signals
+        self.settings = settings or _settings_of(application)
+        self.state = ServerState(application, self.settings, clock=clock, now=now)
+
+        plugin_routes = _plugin_routes(application)
+        openapi = StaticJson(openapi_json(plugin_routes))
+        router = Router(
+            build_routes(self.state, openapi) + plugin_routes,
+            redirect_slashes=False,
+        )
+        self._http = ApiMiddleware(
+            router,
+            owner=self,
+            security_headers=self.settings.security_headers,
+            access_log=self.settings.access_log,
+        )
+
+    async def __call__(self, scope: dict, receive: Any, send: Any) -> None:
+        if scope["type"] == "lifespan":
+            await self._lifespan(receive, send)
+            return
+        await self._http(scope, receive, send)
+
+    async def _lifespan(self, receive: Any, send: Any) -> None:
+        message = await receive()
+        if message["type"] != "lifespan.startup":
+            return
+
+        # Leaving the stack stops the API's background work first, then the
+        # application lifespan closes the application (its shutdown handlers
+        # run exactly once), on a failed startup as on a normal shutdown.
+        async with AsyncExitStack() as stack:
+            try:
+                await stack.enter_async_context(application_lifespan(self.application, self._signals)(self))
+                stack.push_async_callback(self.state.stop)
+                self.state.start()
+            except ClStockError as error:
+                logger.error("startup failed: %s", error)
+                await send({"type": "lifespan.startup.failed", "message": str(error)})
+                return
+            # Startup must report any failure to the server instead of hanging
+            # it, so every other error is logged with its traceback and reported.
+            except Exception as error:  # noqa: BLE001
+                logger.exception("startup failed")
+                await send({"type": "lifespan.startup.failed", "message": type(error).__name__})
+                return
+            await send({"type": "lifespan.startup.complete"})
+            message = await receive()
+
+        if message["type"] == "lifespan.shutdown":
+            await send({"type": "lifespan.shutdown.complete"})
+
+
+def _settings_of(application: Application) -> HttpSettings:
+    settings = application.config.settings.get(("frontend", "http"))
+    return settings if isinstance(settings, HttpSettings) else HttpSettings()
+
+
+def _plugin_routes(application: Application) -> list[BaseRoute]:
+    routes: list[BaseRoute] = []
+    for result in application.plugin_manager.hook.clstock_http_routes(app=application):
+        if result:
+            routes.extend(result)
+    return routes
+
+
+def create_app(application: Application, settings: HttpSettings | None = None) -> ClStockApi:
+    """Return the ASGI app for ``application``; serve it with any ASGI server."""
+    return ClStockApi(application, settings)
