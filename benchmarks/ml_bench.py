@@ -4,7 +4,7 @@ Measures, on the data named by ``CLSTOCK_DATA_DIR``:
 
 - ``train``: the 2,452-stock ``universe-daily.parquet`` read with pandas,
   normalized (``PricePanel.from_long``) and trained on with the default
-  ``[predictors.ml]`` settings (2,000,000-row subsample, 15 % time-ordered
+  ``[predictors.ml]`` settings (1,500,000-row subsample, 15 % time-ordered
   holdout, then a refit on all sampled rows), then saved with skops. It
   also times scoring the whole universe with the trained model.
 - ``evaluate``: ``clstock evaluate`` over the 250-stock ``prices/``
@@ -59,12 +59,12 @@ def _data_dir() -> Path:
 
 def run_train() -> dict[str, Any]:
     import pandas as pd
-
-    from clstock_core.prices import PricePanel
     from clstock_ml.model_file import save_model
     from clstock_ml.predictor import MlPredictor
     from clstock_ml.settings import MlSettings
     from clstock_ml.training import train_model
+
+    from clstock_core.prices import PricePanel
 
     stages: dict[str, float] = {}
     started = time.perf_counter()
@@ -116,11 +116,12 @@ def run_train() -> dict[str, Any]:
 def run_evaluate() -> dict[str, Any]:
     from clstock_core.app import Application
     from clstock_core.evaluation import EvaluationSettings, evaluate
+    from clstock_core.evaluation.data import load_history
 
     environ = {**os.environ, "CLSTOCK_CACHE__USE": "none"}
     started = time.perf_counter()
     with Application(CONFIG, environ=environ) as app:
-        universe = app.engine.load(start=dt.date(1970, 1, 1))
+        universe = load_history(app.engine)
         loaded = time.perf_counter() - started
         predictors = [(name, app.component("predictors", name)) for name in ("ml", "technical")]
         settings = EvaluationSettings(start=dt.date(2016, 1, 1), end=dt.date(2024, 6, 28))
@@ -145,12 +146,14 @@ def run_evaluate() -> dict[str, Any]:
 
 def run_features() -> dict[str, Any]:
     import pandas as pd
-
-    from clstock_core.prices import PricePanel
     from clstock_ml.features import feature_table
 
+    from clstock_core.prices import PricePanel
+
     symbols = sorted(path.name[: -len(".csv")] for path in (_data_dir() / "prices").glob("*.csv"))
-    frame = pd.read_parquet(_data_dir() / "universe-daily.parquet", filters=[("symbol", "in", symbols)])
+    frame = pd.read_parquet(
+        _data_dir() / "universe-daily.parquet", filters=[("symbol", "in", symbols)]
+    )
     panel = PricePanel.from_long(frame)
     singles = [panel.subset([symbol]) for symbol in panel.symbols]
 
@@ -199,10 +202,16 @@ def main() -> None:
 
     unknown = sorted(set(args.scenarios) - set(SCENARIOS))
     if unknown:
-        parser.error(f"unknown scenario(s) {', '.join(unknown)}; choose from {', '.join(SCENARIOS)}")
+        parser.error(
+            f"unknown scenario(s) {', '.join(unknown)}; choose from {', '.join(SCENARIOS)}"
+        )
     _data_dir()
     results = {
-        "machine": {"cpus": os.cpu_count(), "python": platform.python_version(), "platform": platform.platform()},
+        "machine": {
+            "cpus": os.cpu_count(),
+            "python": platform.python_version(),
+            "platform": platform.platform(),
+        },
         "goals": GOALS,
     }
     for scenario in args.scenarios or SCENARIOS:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import logging
 import os
 from collections.abc import Iterable, Mapping
@@ -59,8 +60,7 @@ class Application:
     def _register_plugin_shutdown(self) -> None:
         for hookimpl in self.plugin_manager.hook.clstock_shutdown.get_hookimpls():
             self.shutdown.register(
-                f"plugin:{hookimpl.plugin_name}",
-                lambda function=hookimpl.function: function(app=self),
+                f"plugin:{hookimpl.plugin_name}", functools.partial(hookimpl.function, app=self)
             )
 
     def __enter__(self) -> Application:

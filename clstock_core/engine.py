@@ -407,12 +407,20 @@ def _check_prediction(prediction: Any) -> None:
             f"invalid prediction: expected a Prediction whose scores frame has a 'score' "
             f"column, got {type(prediction).__name__}"
         )
+    for column in ("score", "confidence"):
+        if column in scores.columns and not pd.api.types.is_numeric_dtype(scores[column]):
+            raise PredictionError(
+                f"invalid prediction: the {column!r} column has dtype {scores[column].dtype}, "
+                f"expected numbers"
+            )
     if not scores.index.is_unique:
         duplicated = scores.index[scores.index.duplicated()].unique()[:3].tolist()
         raise PredictionError(f"invalid prediction: symbols scored twice: {duplicated}")
     for attribute in ("rationale", "failures"):
         if not isinstance(getattr(prediction, attribute, None), Mapping):
-            raise PredictionError(f"invalid prediction: {attribute} is not a mapping of symbol to text")
+            raise PredictionError(
+                f"invalid prediction: {attribute} is not a mapping of symbol to text"
+            )
 
 
 def _score_rows(scores: pd.DataFrame) -> dict[str, tuple[float, float]]:

@@ -4,8 +4,8 @@ A failure is transient when its error has ``retryable = True``
 (:class:`~clstock_core.errors.SourceUnavailableError` and its subclass
 :class:`~clstock_core.errors.SourceRateLimitedError`). Only the symbols that
 failed that way are fetched again, after an exponential backoff with jitter
-or after the source's ``Retry-After``. A source that asks for a longer wait
-than ``max_delay`` is not waited for; later batches skip it until that time
+or after the source's ``Retry-After``. A source that requests a longer wait
+than ``max_delay`` is not waited for. Later batches skip it until that time
 has passed, so the engine can serve cached data marked stale instead.
 """
 
@@ -20,7 +20,12 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from clstock_core.errors import ClStockError, DataFetchError, ShutdownRequested, SourceRateLimitedError
+from clstock_core.errors import (
+    ClStockError,
+    DataFetchError,
+    ShutdownRequested,
+    SourceRateLimitedError,
+)
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -98,7 +103,9 @@ def fetch_with_retry(
         for ticker in pending:
             outcome.attempts[ticker] = attempt
 
-        retry = {ticker: error for ticker, error in errors.items() if getattr(error, "retryable", False)}
+        retry = {
+            ticker: error for ticker, error in errors.items() if getattr(error, "retryable", False)
+        }
         outcome.failures.update({t: e for t, e in errors.items() if t not in retry})
         wait = _next_wait(retry, attempt, policy, outcome)
         if wait is None:
@@ -160,7 +167,10 @@ def _fetch_once(
 def _next_wait(
     retry: dict[str, ClStockError], attempt: int, policy: RetryPolicy, outcome: FetchOutcome
 ) -> float | None:
-    """Seconds to wait before retrying ``retry``, or None to stop; final failures go to ``outcome``."""
+    """Return the seconds to wait before retrying ``retry``, or None to stop.
+
+    Symbols that will not be retried are moved to ``outcome.failures``.
+    """
     if not retry:
         return None
     if attempt >= policy.attempts:

@@ -127,7 +127,10 @@ def clstock_shutdown(app: Application) -> None:
     Called exactly once per application, after components registered with
     the shutdown manager have been closed, and in reverse order of plugin
     registration. An exception is logged with the plugin's name and does not
-    stop the other plugins' hooks.
+    stop the other plugins' hooks. Each hook runs in its own thread with a
+    10-second timeout; one that runs longer is logged and abandoned. For
+    other timeouts or an order among your own resources, register handlers
+    with ``app.shutdown.register(name, callback, timeout=...)`` instead.
 
     :param app: the closing :class:`~clstock_core.app.Application`.
     """

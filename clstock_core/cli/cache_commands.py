@@ -19,7 +19,13 @@ def cache() -> None:
 
 
 @cache.command("stats")
-@click.option("--format", "output_format", type=click.Choice(["table", "json"]), default="table", show_default=True)
+@click.option(
+    "--format",
+    "output_format",
+    type=click.Choice(["table", "json"]),
+    default="table",
+    show_default=True,
+)
 def cache_stats(output_format: str) -> None:
     """Print the number of entries, their total size and the location."""
     backend, name = _backend("stats")
@@ -75,7 +81,7 @@ def _backend(operation: str) -> tuple[Any, str]:
     if not callable(getattr(backend, operation, None)):
         raise click.ClickException(
             f"cache backend {name!r} does not support '{operation}'; "
-            f"select one that does in [cache] use, e.g. \"pickle\""
+            f'select one that does in [cache] use, e.g. "pickle"'
         )
     return backend, name
 

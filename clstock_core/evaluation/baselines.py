@@ -1,6 +1,6 @@
-"""Rankings a predictor must beat: 12-1 momentum and a seeded random order.
+"""Rankings a predictor must beat: 12-1 momentum, 60-day volatility and a seeded random order.
 
-Both follow the :class:`~clstock_core.roles.Predictor` protocol, so the
+All three follow the :class:`~clstock_core.roles.Predictor` protocol, so the
 walk-forward evaluation runs them exactly like a configured predictor.
 """
 
@@ -15,6 +15,7 @@ from clstock_core.roles import Prediction
 #: 12-1 momentum looks 250 bars back and skips the latest 20.
 MOMENTUM_LOOKBACK = 250
 MOMENTUM_SKIP = 20
+VOLATILITY_WINDOW = 60
 
 
 class MomentumPredictor:
@@ -35,9 +36,45 @@ class MomentumPredictor:
         symbols = np.asarray(panel.symbols, dtype=object)
         known = np.isfinite(momentum)
         values = pd.Series(momentum[known], index=symbols[known])
-        scores = pd.DataFrame({"score": values.rank(pct=True) * 100, "confidence": 0.5, "momentum": values})
+        scores = pd.DataFrame(
+            {"score": values.rank(pct=True) * 100, "confidence": 0.5, "momentum": values}
+        )
         failures = {
-            str(symbol): f"insufficient history: 12-1 momentum needs {MOMENTUM_LOOKBACK + 1} trading days"
+            str(
+                symbol
+            ): f"insufficient history: 12-1 momentum needs {MOMENTUM_LOOKBACK + 1} trading days"
+            for symbol in symbols[~known]
+        }
+        return Prediction(scores=scores, failures=failures)
+
+
+class VolatilityPredictor:
+    """Ranks by the standard deviation of the last 60 daily log returns, most volatile first.
+
+    A universe of stocks that are listed today leaves out those that fell
+    until they were delisted, so in its history volatile stocks look like
+    winners. A predictor that merely picks volatile stocks matches this
+    baseline; one with real skill beats it.
+    """
+
+    name = "volatility_60"
+
+    def predict(self, panel: PricePanel) -> Prediction:
+        column = "adj_close" if "adj_close" in panel.frame.columns else "close"
+        closes = panel.tail_matrix([column], VOLATILITY_WINDOW + 1)[column]
+        with np.errstate(divide="ignore", invalid="ignore"):
+            volatility = np.std(np.diff(np.log(closes), axis=0), axis=0, ddof=1)
+
+        symbols = np.asarray(panel.symbols, dtype=object)
+        known = np.isfinite(volatility)
+        values = pd.Series(volatility[known], index=symbols[known])
+        scores = pd.DataFrame(
+            {"score": values.rank(pct=True) * 100, "confidence": 0.5, "volatility": values}
+        )
+        failures = {
+            str(
+                symbol
+            ): f"insufficient history: 60-day volatility needs {VOLATILITY_WINDOW + 1} trading days"
             for symbol in symbols[~known]
         }
         return Prediction(scores=scores, failures=failures)
@@ -59,6 +96,7 @@ class RandomPredictor:
         day = as_of.toordinal() if as_of is not None else 0
         rng = np.random.default_rng([self.seed, day])
         scores = pd.DataFrame(
-            {"score": rng.random(len(panel)) * 100, "confidence": 0.0}, index=pd.Index(panel.symbols)
+            {"score": rng.random(len(panel)) * 100, "confidence": 0.0},
+            index=pd.Index(panel.symbols),
         )
         return Prediction(scores=scores)

@@ -20,9 +20,22 @@ ISO_DATE = click.DateTime(["%Y-%m-%d"])
 
 
 @click.command()
-@click.option("--start", type=ISO_DATE, required=True, help="First rebalance date considered (YYYY-MM-DD).")
-@click.option("--end", type=ISO_DATE, help="Last rebalance date considered (default: the last date with data).")
-@click.option("--top", "-n", type=click.IntRange(1, 500), default=10, show_default=True, help="Stocks held after each rebalance.")
+@click.option(
+    "--start", type=ISO_DATE, required=True, help="First rebalance date considered (YYYY-MM-DD)."
+)
+@click.option(
+    "--end",
+    type=ISO_DATE,
+    help="Last rebalance date considered (default: the last date with data).",
+)
+@click.option(
+    "--top",
+    "-n",
+    type=click.IntRange(1, 500),
+    default=10,
+    show_default=True,
+    help="Stocks held after each rebalance.",
+)
 @click.option(
     "--rebalance",
     type=click.Choice(["weekly", "monthly", "quarterly"]),
@@ -40,7 +53,8 @@ ISO_DATE = click.DateTime(["%Y-%m-%d"])
 @click.option(
     "--holding-days",
     type=click.IntRange(1, 250),
-    help="Sessions over which forward returns are measured (default: [engine] holding_period_days).",
+    help="Sessions over which forward returns are measured "
+    "(default: [engine] holding_period_days).",
 )
 @click.option(
     "--cost-bps",
@@ -49,20 +63,31 @@ ISO_DATE = click.DateTime(["%Y-%m-%d"])
     show_default=True,
     help="Transaction cost per side, in basis points of traded value.",
 )
-@click.option("--seed", type=int, default=0, show_default=True, help="Seed of the random-ranking baseline.")
+@click.option(
+    "--seed", type=int, default=0, show_default=True, help="Seed of the random-ranking baseline."
+)
 @click.option(
     "--predictor",
     "predictor_names",
     multiple=True,
     help="Predictor to evaluate (repeatable; default: every one in [predictors] use).",
 )
-@click.option("--symbol", "symbols", multiple=True, help="Evaluate on these symbols only (repeatable).")
+@click.option(
+    "--symbol", "symbols", multiple=True, help="Evaluate on these symbols only (repeatable)."
+)
 @click.option(
     "--report-dir",
     type=click.Path(file_okay=False, path_type=Path),
-    help="Directory for evaluation.json, the CSV files and the chart (default: ./evaluation-<timestamp>).",
+    help="Directory for evaluation.json, the CSV files and the chart "
+    "(default: ./evaluation-<timestamp>).",
 )
-@click.option("--format", "output_format", type=click.Choice(["table", "json"]), default="table", show_default=True)
+@click.option(
+    "--format",
+    "output_format",
+    type=click.Choice(["table", "json"]),
+    default="table",
+    show_default=True,
+)
 def evaluate(
     start: dt.datetime,
     end: dt.datetime | None,
@@ -79,12 +104,14 @@ def evaluate(
 ) -> None:
     """Walk-forward backtest of the predictors and baselines, with no look-ahead.
 
-    At each rebalance date every predictor sees only the bars known at that
+    At each rebalance date every predictor receives only the bars known at that
     day's close; trainable ones are retrained on past data only. The top
     stocks are held equal-weighted from the next session's open.
     """
+    from clstock_core.evaluation.data import load_history
     from clstock_core.evaluation.report import render_table, to_payload, write_report
-    from clstock_core.evaluation.walkforward import EvaluationSettings, evaluate as run_evaluation
+    from clstock_core.evaluation.walkforward import EvaluationSettings
+    from clstock_core.evaluation.walkforward import evaluate as run_evaluation
 
     app = get_app()
     names = list(predictor_names) or app.config.selected("predictors")
@@ -92,7 +119,7 @@ def evaluate(
 
     with batch_signals(app) as signals:
         with progress_bar("Loading prices") as progress:
-            universe = app.engine.load(list(symbols) or None, start=dt.date(1970, 1, 1), progress=progress)
+            universe = load_history(app.engine, list(symbols) or None, progress=progress)
         signals.check()
         panel = universe.panel
         if panel.as_of is None:
@@ -109,7 +136,9 @@ def evaluate(
             seed=seed,
         )
         with progress_bar("Evaluating") as progress:
-            result = run_evaluation(panel, predictors, settings, progress=progress, check=signals.check)
+            result = run_evaluation(
+                panel, predictors, settings, progress=progress, check=signals.check
+            )
 
     directory = report_dir or Path(f"evaluation-{dt.datetime.now():%Y%m%d-%H%M%S}")
     command = _reproducing_command(app.config.path, settings, names, symbols)
@@ -120,26 +149,36 @@ def evaluate(
     else:
         click.echo(render_table(result))
     if not get_state().quiet:
-        click.echo(f"report written to {directory}/ ({', '.join(p.name for p in written)})", err=True)
+        click.echo(
+            f"report written to {directory}/ ({', '.join(p.name for p in written)})", err=True
+        )
 
 
 def _reproducing_command(
     config: Path | None, settings: EvaluationSettings, names: list[str], symbols: tuple[str, ...]
 ) -> str:
-    """The command line that repeats this evaluation, with every default written out."""
+    """Return the command line that repeats this evaluation, with every default written out."""
     words = ["clstock"]
     if config is not None:
         words += ["--config", str(config)]
     words += [
         "evaluate",
-        "--start", settings.start.isoformat(),
-        "--end", settings.end.isoformat(),
-        "--top", str(settings.top),
-        "--rebalance", settings.rebalance,
-        "--retrain", settings.retrain,
-        "--holding-days", str(settings.holding_days),
-        "--cost-bps", f"{settings.cost_bps:g}",
-        "--seed", str(settings.seed),
+        "--start",
+        settings.start.isoformat(),
+        "--end",
+        settings.end.isoformat(),
+        "--top",
+        str(settings.top),
+        "--rebalance",
+        settings.rebalance,
+        "--retrain",
+        settings.retrain,
+        "--holding-days",
+        str(settings.holding_days),
+        "--cost-bps",
+        f"{settings.cost_bps:g}",
+        "--seed",
+        str(settings.seed),
     ]
     for name in names:
         words += ["--predictor", name]

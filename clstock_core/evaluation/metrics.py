@@ -26,7 +26,12 @@ def rank_ic_by_group(
     ranks["yy"] = ranks["y"] ** 2
 
     sums = ranks.groupby("group").agg(
-        n=("x", "size"), x=("x", "sum"), y=("y", "sum"), xy=("xy", "sum"), xx=("xx", "sum"), yy=("yy", "sum")
+        n=("x", "size"),
+        x=("x", "sum"),
+        y=("y", "sum"),
+        xy=("xy", "sum"),
+        xx=("xx", "sum"),
+        yy=("yy", "sum"),
     )
     n = sums["n"].astype(float)
     covariance = sums["xy"] - sums["x"] * sums["y"] / n

@@ -42,7 +42,11 @@ class PriceGrid:
             }
         )
         open_ = adjusted.pivot(index="date", columns="symbol", values="open").sort_index()
-        close = adjusted.pivot(index="date", columns="symbol", values="close").reindex(open_.index).ffill()
+        close = (
+            adjusted.pivot(index="date", columns="symbol", values="close")
+            .reindex(open_.index)
+            .ffill()
+        )
         exit_price = open_.fillna(close.shift(1))
         return cls(
             sessions=pd.DatetimeIndex(open_.index),
@@ -165,5 +169,7 @@ def _hold(
         final = relative[-1] if len(relative) else np.ones(len(columns))
     end_value = float(final @ share + cash)
 
-    drifted = {int(c): float(w * f / end_value) for c, w, f in zip(columns, share, final, strict=True)}
+    drifted = {
+        int(c): float(w * f / end_value) for c, w, f in zip(columns, share, final, strict=True)
+    }
     return values, end_value, drifted

@@ -34,17 +34,21 @@ def _format(value: float, pattern: str) -> str:
 
 
 def render_table(result: EvaluationResult) -> str:
-    """The summary metrics of every strategy, one row each."""
+    """Render the summary metrics of every strategy as a table, one row each."""
     settings = result.settings
     headers = ["strategy", *(header for _, header, _ in TABLE_COLUMNS)]
     rows = [
-        [strategy.name, *(_format(strategy.metrics.get(key, math.nan), fmt) for key, _, fmt in TABLE_COLUMNS)]
+        [
+            strategy.name,
+            *(_format(strategy.metrics.get(key, math.nan), fmt) for key, _, fmt in TABLE_COLUMNS),
+        ]
         for strategy in result.strategies
     ]
     first, last = result.rebalance_dates[0], result.rebalance_dates[-1]
     title = (
-        f"Walk-forward {first} to {last}: {len(result.rebalance_dates)} {settings.rebalance} rebalances, "
-        f"{result.symbols} symbols, top {settings.top} equal-weighted, {settings.holding_days}-session "
+        f"Walk-forward {first} to {last}: {len(result.rebalance_dates)} {settings.rebalance} "
+        f"rebalances, {result.symbols} symbols, top {settings.top} equal-weighted, "
+        f"{settings.holding_days}-session "
         f"forward returns, {settings.cost_bps:g} bps per side, retrain {settings.retrain}"
     )
     notes = (
@@ -57,7 +61,7 @@ def render_table(result: EvaluationResult) -> str:
 
 
 def to_payload(result: EvaluationResult, command: str | None = None) -> dict[str, Any]:
-    """The whole result as JSON-ready data (NaN becomes null)."""
+    """Convert the whole result to JSON-ready data (NaN becomes null)."""
     payload = {
         "generated_at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
         "command": command,
@@ -88,13 +92,21 @@ def _clean(value: Any) -> Any:
     return value
 
 
-def write_report(result: EvaluationResult, directory: Path, command: str | None = None) -> list[Path]:
-    """Write evaluation.json, metrics.csv, periods.csv, equity.csv and the chart; return their paths."""
+def write_report(
+    result: EvaluationResult, directory: Path, command: str | None = None
+) -> list[Path]:
+    """Write evaluation.json, metrics.csv, periods.csv, equity.csv and the chart.
+
+    Returns the paths written.
+    """
     directory.mkdir(parents=True, exist_ok=True)
     written = []
 
     path = directory / "evaluation.json"
-    path.write_text(json.dumps(to_payload(result, command), indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+    path.write_text(
+        json.dumps(to_payload(result, command), indent=2, ensure_ascii=False) + "\n",
+        encoding="utf-8",
+    )
     written.append(path)
 
     keys = list(result.strategies[0].metrics)
@@ -120,16 +132,40 @@ def write_report(result: EvaluationResult, directory: Path, command: str | None 
 
 def _periods_csv(result: EvaluationResult) -> str:
     headers = [
-        "strategy", "date", "eligible", "scored", "rank_ic", "top_return", "universe_return",
-        "hits", "turnover", "cost", "period_return", "picks", "error",
+        "strategy",
+        "date",
+        "eligible",
+        "scored",
+        "rank_ic",
+        "top_return",
+        "universe_return",
+        "hits",
+        "turnover",
+        "cost",
+        "period_return",
+        "picks",
+        "error",
     ]
     rows = []
     for strategy in result.strategies:
         for p in strategy.periods:
-            rows.append([
-                strategy.name, p.date.isoformat(), p.eligible, p.scored, p.rank_ic, p.top_return,
-                p.universe_return, p.hits, p.turnover, p.cost, p.period_return, " ".join(p.picks), p.error or "",
-            ])
+            rows.append(
+                [
+                    strategy.name,
+                    p.date.isoformat(),
+                    p.eligible,
+                    p.scored,
+                    p.rank_ic,
+                    p.top_return,
+                    p.universe_return,
+                    p.hits,
+                    p.turnover,
+                    p.cost,
+                    p.period_return,
+                    " ".join(p.picks),
+                    p.error or "",
+                ]
+            )
     return to_csv(headers, rows)
 
 

@@ -15,7 +15,11 @@ _PERIOD_CODES = {"weekly": "W", "monthly": "M", "quarterly": "Q", "yearly": "Y"}
 
 
 def rebalance_dates(
-    sessions: pd.DatetimeIndex, start: dt.date, end: dt.date, frequency: Frequency, holding_days: int
+    sessions: pd.DatetimeIndex,
+    start: dt.date,
+    end: dt.date,
+    frequency: Frequency,
+    holding_days: int,
 ) -> pd.DatetimeIndex:
     """The last session of each period between ``start`` and ``end``.
 

@@ -1,6 +1,6 @@
 """Walk-forward evaluation of predictors, with no look-ahead.
 
-At each rebalance date every strategy sees only the bars known at that
+At each rebalance date every strategy receives only the bars known at that
 day's close (:meth:`PricePanel.until`) and only the stocks that traded that
 day. A trainable predictor is retrained on that same past data on its
 schedule. The top N stocks are bought equal-weighted at the next session's
@@ -22,7 +22,11 @@ import numpy as np
 import pandas as pd
 
 from clstock_core.errors import ClStockError, ShutdownRequested
-from clstock_core.evaluation.baselines import MomentumPredictor, RandomPredictor
+from clstock_core.evaluation.baselines import (
+    MomentumPredictor,
+    RandomPredictor,
+    VolatilityPredictor,
+)
 from clstock_core.evaluation.metrics import (
     annualized_return,
     annualized_volatility,
@@ -31,7 +35,12 @@ from clstock_core.evaluation.metrics import (
     t_statistic,
 )
 from clstock_core.evaluation.portfolio import Holding, PriceGrid, simulate
-from clstock_core.evaluation.schedule import Frequency, RetrainFrequency, rebalance_dates, retrain_dates
+from clstock_core.evaluation.schedule import (
+    Frequency,
+    RetrainFrequency,
+    rebalance_dates,
+    retrain_dates,
+)
 from clstock_core.prices import PricePanel
 from clstock_core.roles import TrainablePredictor
 
@@ -44,7 +53,7 @@ Progress = Callable[[int, int], None]
 
 @dataclass(frozen=True)
 class EvaluationSettings:
-    """What to evaluate and how to trade it."""
+    """Evaluation period, portfolio size, schedules and trading costs."""
 
     start: dt.date
     end: dt.date
@@ -119,19 +128,28 @@ def evaluate(
     (e.g. :class:`ShutdownRequested`).
     """
     grid = PriceGrid.from_panel(panel)
-    dates = rebalance_dates(grid.sessions, settings.start, settings.end, settings.rebalance, settings.holding_days)
+    dates = rebalance_dates(
+        grid.sessions, settings.start, settings.end, settings.rebalance, settings.holding_days
+    )
     if len(dates) == 0:
+        span = (
+            f"{grid.sessions[0].date()} to {grid.sessions[-1].date()}"
+            if len(grid.sessions)
+            else "none"
+        )
         raise ClStockError(
-            f"no {settings.rebalance} rebalance date between {settings.start} and {settings.end} is followed by "
-            f"{settings.holding_days} sessions of data (data: {grid.sessions.min().date() if len(grid.sessions) else '-'} "
-            f"to {grid.sessions.max().date() if len(grid.sessions) else '-'}); widen --start/--end"
+            f"no {settings.rebalance} rebalance date between {settings.start} and {settings.end} "
+            f"is followed by {settings.holding_days} sessions of data (data: {span}); "
+            f"widen --start/--end"
         )
     retrains = retrain_dates(dates, settings.retrain)
 
     strategies = [
-        _Strategy(name, predictor, isinstance(predictor, TrainablePredictor)) for name, predictor in predictors
+        _Strategy(name, predictor, isinstance(predictor, TrainablePredictor))
+        for name, predictor in predictors
     ]
     strategies.append(_Strategy("momentum_12_1", MomentumPredictor(), False))
+    strategies.append(_Strategy("volatility_60", VolatilityPredictor(), False))
     strategies.append(_Strategy("random", RandomPredictor(settings.seed), False))
     for strategy in strategies:
         strategy.result = StrategyResult(strategy.name, [])
@@ -187,11 +205,18 @@ def _retrain(strategy: _Strategy, known: PricePanel, date: pd.Timestamp) -> None
     except ShutdownRequested:
         raise
     except ClStockError as error:
-        # Keep the previous model, if any: the strategy is then scored with a
-        # model that is older than its schedule says, which the log records.
-        logger.warning("retraining %r on data up to %s failed: %s", strategy.name, date.date(), error)
+        # Keep the previous model, if any. The strategy is then scored with a
+        # model older than its schedule, and the warning records that.
+        logger.warning(
+            "retraining %r on data up to %s failed: %s", strategy.name, date.date(), error
+        )
     strategy.result.seconds += time.perf_counter() - started
-    logger.info("retrained %r on data up to %s in %.1f s", strategy.name, date.date(), time.perf_counter() - started)
+    logger.info(
+        "retrained %r on data up to %s in %.1f s",
+        strategy.name,
+        date.date(),
+        time.perf_counter() - started,
+    )
 
 
 def _score_period(
@@ -213,7 +238,9 @@ def _score_period(
     known = outcomes.dropna()
     universe_mean = float(known.mean()) if len(known) else math.nan
     pick_outcomes = outcomes.reindex(picks).dropna()
-    ic = rank_ic_by_group(np.zeros(len(scores)), scores.to_numpy(), outcomes.reindex(scores.index).to_numpy())
+    ic = rank_ic_by_group(
+        np.zeros(len(scores)), scores.to_numpy(), outcomes.reindex(scores.index).to_numpy()
+    )
     strategy.result.periods.append(
         PeriodRecord(
             date=date.date(),
@@ -230,7 +257,7 @@ def _score_period(
 
 
 def _scores(strategy: _Strategy, visible: PricePanel) -> tuple[pd.Series, str | None]:
-    """The ranking values of the strategy's current predictor, and the error when it failed."""
+    """Return the ranking values of the current predictor, or empty values and the error."""
     if strategy.active is None:
         return pd.Series(dtype="float64"), "no trained model"
     try:

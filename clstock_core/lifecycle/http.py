@@ -94,11 +94,13 @@ class BoundedRetry(Retry):
         try:
             return super().get_retry_after(response)
         except InvalidHeader:
-            logger.debug("ignoring invalid Retry-After header %r", response.headers.get("Retry-After"))
+            logger.debug(
+                "ignoring invalid Retry-After header %r", response.headers.get("Retry-After")
+            )
             return None
 
     def get_backoff_time(self) -> float:
-        """Return ``backoff_factor * 2**(n-1)`` seconds after the n-th consecutive error, with jitter.
+        """Return about ``backoff_factor * 2**(n-1)`` seconds after the n-th consecutive error.
 
         Half the delay is fixed and half random ("equal jitter"), so clients
         that failed together spread out while still backing off.

@@ -53,11 +53,15 @@ class ShutdownManager:
         started, because the new handler would never run.
         """
         if not timeout > 0:
-            raise ValueError(f"shutdown handler {name!r}: timeout must be positive, got {timeout!r}")
+            raise ValueError(
+                f"shutdown handler {name!r}: timeout must be positive, got {timeout!r}"
+            )
         handler = _Handler(name, callback, timeout)
         with self._lock:
             if self._done:
-                raise RuntimeError(f"cannot register shutdown handler {name!r}: shutdown already ran")
+                raise RuntimeError(
+                    f"cannot register shutdown handler {name!r}: shutdown already ran"
+                )
             self._handlers.append(handler)
 
         def unregister() -> None:
@@ -122,7 +126,5 @@ class ShutdownManager:
                 "shutdown handler %r failed: %s: %s", handler.name, type(error).__name__, error
             )
             return False
-        logger.debug(
-            "shutdown handler %r done in %.3f s", handler.name, time.monotonic() - started
-        )
+        logger.debug("shutdown handler %r done in %.3f s", handler.name, time.monotonic() - started)
         return True

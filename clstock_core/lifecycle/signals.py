@@ -2,9 +2,10 @@
 
 Batch commands (``clstock recommend``, training, evaluation) wrap their work
 in :func:`batch_signals`. The first signal only sets the application's
-:class:`Cancellation`; the work checks it between batches and stops, partial
-results are dropped, the shutdown handlers run, and the command exits with
-130 (SIGINT) or 143 (SIGTERM). A second signal exits at once.
+:class:`Cancellation`, which the work checks between batches. The work then
+stops, partial results are dropped, the shutdown handlers run, and the
+command exits with 130 (SIGINT) or 143 (SIGTERM). A second signal exits at
+once.
 
 Servers run under uvicorn, which installs its own handlers while it serves
 and, after a graceful stop, raises the captured signal again so that the
@@ -124,7 +125,9 @@ def batch_signals(app: Application) -> Iterator[BatchSignals]:
             raise state.cancel.error() from error
         state.check()
     except ShutdownRequested:
-        logger.info("%s received: discarding partial results and shutting down", state.cancel.signal_name)
+        logger.info(
+            "%s received: discarding partial results and shutting down", state.cancel.signal_name
+        )
         app.close()
         raise
     finally:

@@ -55,7 +55,9 @@ class TempFiles:
 
     def directory(self, suffix: str = "") -> Path:
         """Create an empty temp directory (mode 0700) and return its path."""
-        return self._track(Path(tempfile.mkdtemp(suffix=suffix, prefix=self._prefix(), dir=self.root)))
+        return self._track(
+            Path(tempfile.mkdtemp(suffix=suffix, prefix=self._prefix(), dir=self.root))
+        )
 
     def remove(self, path: Path) -> None:
         """Remove a temp file or directory now and stop tracking it."""
@@ -128,7 +130,9 @@ def _ensure_private_directory(path: Path) -> None:
 
     info = path.lstat()
     if not stat.S_ISDIR(info.st_mode):
-        raise OSError(errno.ENOTDIR, f"temp directory {path} is not a directory; remove it", str(path))
+        raise OSError(
+            errno.ENOTDIR, f"temp directory {path} is not a directory; remove it", str(path)
+        )
     if info.st_uid != os.getuid():
         raise PermissionError(
             errno.EACCES,

@@ -50,8 +50,9 @@ def _wide(values: Frame) -> bool:
     """Tell whether the vectorized kernels of :mod:`windows` beat pandas for ``values``.
 
     pandas loops over columns and the kernels over rows, so the kernels win
-    on frames with fewer rows than columns: 2-4 times on 250 bars of 2,452
-    symbols (benchmarks/rank_bench.py), while pandas wins on long histories.
+    on frames with fewer rows than columns. With pandas 3.1 on 250 bars of
+    2,452 symbols they were about 3 times faster, and on 2,800 bars of the
+    same symbols pandas was faster.
     """
     return isinstance(values, pd.DataFrame) and 0 < values.shape[0] <= values.shape[1]
 

@@ -16,8 +16,9 @@ def rolling_mean(values: np.ndarray, period: int) -> np.ndarray:
     """Mean of the last ``period`` rows, like ``rolling(period, min_periods=period).mean()``.
 
     A window that contains a NaN gives NaN. The window sums come from
-    cumulative sums, so they agree with pandas to about 1e-13 relative rather
-    than bit for bit. Two cases are exact, as in pandas: a window of equal
+    cumulative sums, so they agree with pandas to about 1e-12 relative (the
+    largest difference seen on random walks of up to 2,800 bars) rather than
+    bit for bit. Two cases are exact, as in pandas: a window of equal
     values returns that value, and a window without negative values never
     returns a negative mean (nor an all-negative one a positive mean).
     """
@@ -92,7 +93,7 @@ def ewm_mean(values: np.ndarray, com: float, min_periods: int) -> np.ndarray:
 def _ewm_without_gaps(
     values: np.ndarray, alpha: float, blend: np.ndarray, seed: np.ndarray
 ) -> np.ndarray:
-    """The pandas recurrence for columns whose observations are consecutive rows.
+    """Run the pandas recurrence for columns whose observations are consecutive rows.
 
     ``seed`` marks each column's first observation and ``blend`` the later
     ones. pandas resets the old weight to 1 after every observation and
@@ -125,7 +126,7 @@ def _ewm_without_gaps(
 def _ewm_with_gaps(
     values: np.ndarray, alpha: float, observed: np.ndarray, seen: np.ndarray
 ) -> np.ndarray:
-    """The pandas recurrence in full, where a NaN inside a column decays the old weight."""
+    """Run the pandas recurrence in full, where a NaN inside a column decays the old weight."""
     factor = 1.0 - alpha
     result = np.empty(values.shape)
     weighted = np.full(values.shape[1], np.nan)

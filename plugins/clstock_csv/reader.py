@@ -13,6 +13,9 @@ Accepted layouts:
       Ticker,7203.T,7203.T,7203.T,7203.T,7203.T,7203.T
       Date,,,,,,
 
+A file that ``download`` wrote for several tickers is accepted too: only
+the date column and the columns of the file's own ticker are read.
+
 Dates may be plain (``2024-03-01``) or carry a UTC offset
 (``2024-03-01 00:00:00+09:00``). Either way the index contains tz-naive Tokyo
 trading dates, so callers can compare it with plain dates.
@@ -21,6 +24,8 @@ trading dates, so callers can compare it with plain dates.
 from __future__ import annotations
 
 import csv
+import logging
+from dataclasses import dataclass
 from pathlib import Path
 
 import pandas as pd
@@ -28,31 +33,45 @@ import pandas as pd
 from clstock_core.errors import DataFetchError, NoDataError
 from clstock_core.prices.normalize import exchange_dates
 
+logger = logging.getLogger(__name__)
+
 _DATE_NAMES = {"date", "datetime"}
 _HEADER_LINES = 3
+
+
+@dataclass(frozen=True)
+class _Layout:
+    """The header lines of a file and the columns of its own ticker."""
+
+    #: Line numbers to skip so that the column-name line is the header.
+    skip: list[int]
+    #: Column positions to read, or None for all.
+    columns: list[int] | None = None
+    #: Names of those columns; pandas would add ".1" to repeated names.
+    names: list[str] | None = None
 
 
 def read_price_file(path: Path, ticker: str) -> pd.DataFrame:
     """Read ``path`` into a frame of its price columns indexed by ``date``.
 
     Raises :class:`DataFetchError` when the file cannot be parsed as CSV,
-    and :class:`NoDataError` when it has no date column or no dated row.
+    and :class:`NoDataError` when it has no date column, no dated row, or
+    (in the multi-line layout) no columns of ``ticker``.
     """
     try:
-        skip = _extra_header_lines(path)
-        frame = pd.read_csv(path, header=0, skiprows=skip, encoding="utf-8-sig")
-    except (
-        OSError,
-        UnicodeDecodeError,
-        csv.Error,
-        pd.errors.ParserError,
-        pd.errors.EmptyDataError,
-    ) as error:
+        layout = _header_layout(path, ticker)
+        frame = pd.read_csv(
+            path, header=0, skiprows=layout.skip, usecols=layout.columns, encoding="utf-8-sig"
+        )
+    # pandas' ParserError and EmptyDataError, UnicodeDecodeError and a
+    # header too short for the selected columns are all ValueErrors.
+    except (OSError, csv.Error, ValueError) as error:
         raise DataFetchError(
             f"cannot read {path}: {error}; check that it is a CSV price file"
         ) from None
 
-    frame.columns = [str(column).strip() for column in frame.columns]
+    names = layout.names or frame.columns
+    frame.columns = [str(column).strip() for column in names]
     date_column = _date_column(frame)
     if date_column is None:
         raise NoDataError(
@@ -67,14 +86,13 @@ def read_price_file(path: Path, ticker: str) -> pd.DataFrame:
     return frame
 
 
-def _extra_header_lines(path: Path) -> list[int]:
-    """Return the line numbers to skip so that the column-name line is the header."""
+def _header_layout(path: Path, ticker: str) -> _Layout:
     with path.open(encoding="utf-8-sig", newline="") as handle:
         lines = [handle.readline() for _ in range(_HEADER_LINES)]
     starts = [line.strip().lower() for line in lines]
 
     if not starts[0].startswith(("price,", "ticker,")):
-        return []
+        return _Layout(skip=[])
 
     # yfinance writes one header line per column level, then a line naming
     # the index ("Date,,,,"). Only the "Price" line names the columns.
@@ -84,11 +102,41 @@ def _extra_header_lines(path: Path) -> list[int]:
             f"cannot read {path}: it has a 'Ticker' header line but no 'Price' line; "
             f"expected the layout that yfinance.download(...).to_csv() writes"
         )
-    return [
+    skip = [
         i
         for i, line in enumerate(starts)
         if i != header and (line.startswith("ticker,") or _is_index_name_line(line))
     ]
+    ticker_line = next((line for line in lines if line.lower().startswith("ticker,")), None)
+    columns = _ticker_columns(path, ticker, ticker_line) if ticker_line else None
+    if columns is None:
+        return _Layout(skip=skip)
+    price_names = next(csv.reader([lines[header]]))
+    return _Layout(skip=skip, columns=columns, names=[price_names[i] for i in columns])
+
+
+def _ticker_columns(path: Path, ticker: str, ticker_line: str) -> list[int] | None:
+    """Return the column positions of ``ticker`` in a file that contains several tickers.
+
+    Returns None (all columns) when the file contains one ticker. A file saved
+    from one download of many tickers repeats each price name per ticker, so
+    only the date column and the columns of ``ticker`` are read.
+    """
+    cells = [cell.strip().upper() for cell in next(csv.reader([ticker_line]))[1:]]
+    named = sorted(set(cells) - {""})
+    if len(named) <= 1:
+        if named and named[0] != ticker:
+            logger.warning(
+                "%s names ticker %s in its header; reading it as %s", path, named[0], ticker
+            )
+        return None
+
+    positions = [index for index, cell in enumerate(cells, start=1) if cell == ticker]
+    if not positions:
+        raise NoDataError(
+            ticker, f"{path.name} contains columns of {', '.join(named)} but none of {ticker}"
+        )
+    return [0, *positions]
 
 
 def _is_index_name_line(line: str) -> bool:

@@ -117,9 +117,12 @@ class CsvSource:
     def version_tag(self, ticker: str) -> str:
         """Change marker of a symbol's file, so the cache notices an edited file."""
         path = self._path(ticker)
-        if path is None:
+        try:
+            stat = path.stat() if path is not None else None
+        except OSError:  # removed since the directory scan
+            stat = None
+        if stat is None:
             return "missing"
-        stat = path.stat()
         return f"{stat.st_mtime_ns}-{stat.st_size}"
 
     def _path(self, ticker: str) -> Path | None:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import datetime as dt
 import logging
 import time
 from collections.abc import Callable
@@ -14,10 +13,9 @@ from starlette.routing import BaseRoute, Router
 from clstock_core.app import Application
 from clstock_core.errors import ClStockError
 from clstock_core.lifecycle.asgi import application_lifespan
-from clstock_http.market_clock import utc_now
 from clstock_http.middleware import ApiMiddleware
 from clstock_http.openapi import openapi_json
-from clstock_http.routes import StaticJson, build_routes
+from clstock_http.routes import build_routes
 from clstock_http.settings import HttpSettings
 from clstock_http.state import ServerState
 
@@ -43,18 +41,18 @@ class ClStockApi:
         settings: HttpSettings | None = None,
         *,
         clock: Callable[[], float] = time.monotonic,
-        now: Callable[[], dt.datetime] = utc_now,
+        wall_clock: Callable[[], float] = time.time,
         signals: ServerSignals | None = None,
     ) -> None:
         self.application = application
         self._signals = signals
         self.settings = settings or _settings_of(application)
-        self.state = ServerState(application, self.settings, clock=clock, now=now)
+        self.state = ServerState(application, self.settings, clock=clock, wall_clock=wall_clock)
 
         plugin_routes = _plugin_routes(application)
-        openapi = StaticJson(openapi_json(plugin_routes))
+        self.state.openapi = openapi_json(plugin_routes)
         router = Router(
-            build_routes(self.state, openapi) + plugin_routes,
+            build_routes(self.state) + plugin_routes,
             redirect_slashes=False,
         )
         self._http = ApiMiddleware(
@@ -83,16 +81,17 @@ class ClStockApi:
                 await stack.enter_async_context(application_lifespan(self.application, self._signals)(self))
                 stack.push_async_callback(self.state.stop)
                 self.state.start()
+            # After reporting the failure the error is raised again, as
+            # Starlette's own lifespan does: uvicorn ignores it once startup
+            # has failed, and in-process test clients raise it to the caller.
             except ClStockError as error:
                 logger.error("startup failed: %s", error)
                 await send({"type": "lifespan.startup.failed", "message": str(error)})
-                return
-            # Startup must report any failure to the server instead of hanging
-            # it, so every other error is logged with its traceback and reported.
-            except Exception as error:  # noqa: BLE001
+                raise
+            except Exception as error:
                 logger.exception("startup failed")
                 await send({"type": "lifespan.startup.failed", "message": type(error).__name__})
-                return
+                raise
             await send({"type": "lifespan.startup.complete"})
             message = await receive()
 

@@ -18,9 +18,9 @@ logger = logging.getLogger(__name__)
 def rate_limit_headers(decision: RateLimitDecision) -> Headers:
     """Return the RateLimit-* headers of draft-ietf-httpapi-ratelimit-headers (up to -06)."""
     return [
-        (b"ratelimit-limit", str(decision.limit).encode("ascii")),
-        (b"ratelimit-remaining", str(decision.remaining).encode("ascii")),
-        (b"ratelimit-reset", str(max(0, math.ceil(decision.reset_after))).encode("ascii")),
+        (b"ratelimit-limit", b"%d" % decision.limit),
+        (b"ratelimit-remaining", b"%d" % decision.remaining),
+        (b"ratelimit-reset", b"%d" % max(0, math.ceil(decision.reset_after))),
     ]
 
 

@@ -14,7 +14,7 @@ from urllib.parse import parse_qsl
 
 from clstock_http.errors import ApiError, from_exception, internal_error
 from clstock_http.logging_setup import accept_request_id, request_id_var
-from clstock_http.routes import PRINCIPAL_KEY
+from clstock_http.routes import PRINCIPAL_KEY, Endpoint
 
 logger = logging.getLogger(__name__)
 access_logger = logging.getLogger("clstock_http.access")
@@ -47,7 +47,7 @@ class ApiMiddleware:
             await self.app(scope, receive, send)
             return
 
-        started = time.perf_counter()
+        started = time.perf_counter() if self._access_log else 0.0
         request_id = accept_request_id(_header(scope, b"x-request-id"))
         token = request_id_var.set(request_id)
         # Starlette's router raises HTTPException for 404 and 405 when an
@@ -59,11 +59,12 @@ class ApiMiddleware:
         async def send_with_headers(message: dict) -> None:
             if message["type"] == "http.response.start":
                 state["status"] = message["status"]
-                message = {**message, "headers": self._merge(message.get("headers", ()), added)}
+                message["headers"] = self._merge(scope, message.get("headers", ()), added)
             await send(message)
 
         try:
-            _reject_query_credentials(scope)
+            if scope["query_string"]:
+                _reject_query_credentials(scope["query_string"])
             await self.app(scope, receive, send_with_headers)
         # The boundary of the whole API: whatever a route or plugin raises
         # becomes a JSON error body, and unexpected errors are logged here.
@@ -74,12 +75,19 @@ class ApiMiddleware:
                 self._log_access(scope, state["status"], started)
             request_id_var.reset(token)
 
-    def _merge(self, headers: Any, added: list[tuple[bytes, bytes]]) -> list[tuple[bytes, bytes]]:
-        """Append the security headers; a header the route set itself wins."""
+    def _merge(
+        self, scope: dict, headers: Any, added: list[tuple[bytes, bytes]]
+    ) -> list[tuple[bytes, bytes]]:
+        """Append the security headers; a header that a plugin's route set itself wins.
+
+        The API's own endpoints never set these headers, so their responses
+        skip the comparison.
+        """
         headers = list(headers)
-        if any(name.lower() in self._header_names for name, _ in headers):
+        if not isinstance(scope.get("endpoint"), Endpoint):
             present = {name.lower() for name, _ in headers}
-            added = [item for item in added if item[0] not in present]
+            if not self._header_names.isdisjoint(present):
+                added = [item for item in added if item[0] not in present]
         return headers + added
 
     async def _send_error(
@@ -145,10 +153,7 @@ def _path(scope: dict) -> str:
     return raw.split(b"?", 1)[0].decode("latin-1")
 
 
-def _reject_query_credentials(scope: dict) -> None:
-    query = scope.get("query_string", b"")
-    if not query:
-        return
+def _reject_query_credentials(query: bytes) -> None:
     lowered = query.lower()
     if not any(hint in lowered for hint in _CREDENTIAL_HINTS):
         return

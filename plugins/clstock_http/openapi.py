@@ -10,7 +10,7 @@ from pydantic import BaseModel
 from pydantic.json_schema import models_json_schema
 from starlette.routing import BaseRoute, Route
 
-from clstock_http.routes import OPENAPI_SPEC, SPECS, RouteSpec
+from clstock_http.routes import SPECS, RouteSpec
 from clstock_http.schemas import ErrorResponse
 
 REF_TEMPLATE = "#/components/schemas/{model}"
@@ -44,7 +44,7 @@ _RETRY_AFTER = {
 
 def build_openapi(extra_routes: Iterable[BaseRoute] = (), *, version: str = "1") -> dict[str, Any]:
     """Return the document for the built-in routes and any plugin routes."""
-    specs = [spec for spec, _ in SPECS.values()] + [OPENAPI_SPEC]
+    specs = [spec for spec, _ in SPECS.values()]
     models: list[type[BaseModel]] = [ErrorResponse, *(s.response_model for s in specs if s.response_model)]
     _, definitions = models_json_schema(
         [(model, "serialization") for model in dict.fromkeys(models)], ref_template=REF_TEMPLATE

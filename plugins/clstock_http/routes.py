@@ -11,7 +11,7 @@ from pydantic import BaseModel
 from starlette.routing import Route
 
 from clstock_core.models import Recommendation, RecommendationsResponse, StockData
-from clstock_http.errors import ApiError
+from clstock_http.errors import ApiError, invalid_parameter
 from clstock_http.params import (
     PERIOD,
     SYMBOL,
@@ -33,7 +33,9 @@ READER, ADMIN = "reader", "admin"
 #: Scope key under which the guard leaves the authenticated caller, for the access log.
 PRINCIPAL_KEY = "clstock.principal"
 
-Handler = Callable[[dict, ServerState], Awaitable[bytes]]
+_JSON_TYPE = (b"content-type", b"application/json")
+
+Handler = Callable[[dict, dict[str, str], ServerState], Awaitable[bytes]]
 
 
 @dataclass(frozen=True)
@@ -59,6 +61,7 @@ class Endpoint:
         self.spec = spec
         self._handler = handler
         self._state = state
+        self._query_names = frozenset(p.name for p in spec.params if p.location == "query")
 
     async def __call__(self, scope: dict, receive: Any, send: Any) -> None:
         state = self._state
@@ -69,34 +72,32 @@ class Endpoint:
             principal, headers = state.guard.check(scope, self.spec.name, self.spec.role)
             scope[PRINCIPAL_KEY] = principal
 
-        body = await self._handler(scope, state)
+        params = self._query(scope) if scope["query_string"] else {}
+        body = await self._handler(scope, params, state)
         await send(
             {
                 "type": "http.response.start",
                 "status": 200,
-                "headers": [
-                    (b"content-type", b"application/json"),
-                    (b"content-length", str(len(body)).encode("ascii")),
-                    *headers,
-                ],
+                "headers": [_JSON_TYPE, (b"content-length", b"%d" % len(body)), *headers],
             }
         )
         await send({"type": "http.response.body", "body": body})
 
 
-class StaticJson:
-    """The ASGI app of a route that always returns the same JSON bytes."""
-
-    def __init__(self, body: bytes) -> None:
-        self.body = body
-        self._headers = [
-            (b"content-type", b"application/json"),
-            (b"content-length", str(len(body)).encode("ascii")),
-        ]
-
-    async def __call__(self, scope: dict, receive: Any, send: Any) -> None:
-        await send({"type": "http.response.start", "status": 200, "headers": self._headers})
-        await send({"type": "http.response.body", "body": self.body})
+    def _query(self, scope: dict) -> dict[str, str]:
+        """Return the query parameters; an undocumented one is invalid."""
+        params = query_params(scope)
+        unknown = sorted(set(params) - self._query_names)
+        if unknown:
+            name = unknown[0][:40]
+            accepted = sorted(self._query_names)
+            raise invalid_parameter(
+                name,
+                f"unknown query parameter {name!r}; this route accepts "
+                f"{', '.join(accepted) if accepted else 'no query parameters'}",
+                accepted,
+            )
+        return params
 
 
 def _not_ready() -> ApiError:
@@ -112,17 +113,14 @@ def _services(state: ServerState) -> ServerState:
 # -- handlers ------------------------------------------------------------------
 
 
-async def recommendations(scope: dict, state: ServerState) -> bytes:
-    top_n = parse_top_n(query_params(scope))
+async def recommendations(scope: dict, params: dict[str, str], state: ServerState) -> bytes:
+    top_n = parse_top_n(params)
     snapshot = await _services(state).ranking.snapshot()  # type: ignore[union-attr]
-    report = snapshot.report_json(top_n)
     _, market = state.market.current()
-    # Same bytes as RecommendationsResponse(...).model_dump_json(), without
-    # serializing the cached report again.
-    return b'{"report":' + report + b',"market":' + market + b"}"
+    return snapshot.response_json(top_n, market)
 
 
-async def recommendation(scope: dict, state: ServerState) -> bytes:
+async def recommendation(scope: dict, params: dict[str, str], state: ServerState) -> bytes:
     ticker = parse_ticker(scope)
     snapshot = await _services(state).ranking.snapshot()  # type: ignore[union-attr]
     body = snapshot.recommendation_json(ticker)
@@ -141,18 +139,18 @@ async def recommendation(scope: dict, state: ServerState) -> bytes:
     )
 
 
-async def stocks(scope: dict, state: ServerState) -> bytes:
+async def stocks(scope: dict, params: dict[str, str], state: ServerState) -> bytes:
     _, body = await _services(state).stock_list.stocks()  # type: ignore[union-attr]
     return body
 
 
-async def stock_data(scope: dict, state: ServerState) -> bytes:
+async def stock_data(scope: dict, params: dict[str, str], state: ServerState) -> bytes:
     ticker = parse_ticker(scope)
-    period = parse_period(query_params(scope))
+    period = parse_period(params)
     return await _services(state).stock_data.stock_json(ticker, period)  # type: ignore[union-attr]
 
 
-async def clear_cache(scope: dict, state: ServerState) -> bytes:
+async def clear_cache(scope: dict, params: dict[str, str], state: ServerState) -> bytes:
     services = _services(state)
     backend = state.application.component("cache")
     removed = await services.runner.run(backend.clear) if backend is not None else 0  # type: ignore[union-attr]
@@ -175,11 +173,15 @@ async def clear_cache(scope: dict, state: ServerState) -> bytes:
 _HEALTH_BODY = HealthResponse().model_dump_json().encode()
 
 
-async def health(scope: dict, state: ServerState) -> bytes:
+async def health(scope: dict, params: dict[str, str], state: ServerState) -> bytes:
     return _HEALTH_BODY
 
 
-async def ready(scope: dict, state: ServerState) -> bytes:
+async def openapi(scope: dict, params: dict[str, str], state: ServerState) -> bytes:
+    return state.openapi
+
+
+async def ready(scope: dict, params: dict[str, str], state: ServerState) -> bytes:
     if not state.ready:
         raise _not_ready()
     cached = state.ranking is not None and state.ranking.cached
@@ -233,7 +235,7 @@ SPECS: dict[str, tuple[RouteSpec, Handler]] = {
                 StockList,
                 READER,
                 (),
-                (*_GUARDED, 503),
+                (*_GUARDED, 422, 503),
             ),
             stocks,
         ),
@@ -260,7 +262,7 @@ SPECS: dict[str, tuple[RouteSpec, Handler]] = {
                 CacheCleared,
                 ADMIN,
                 (),
-                (*_GUARDED, 503),
+                (*_GUARDED, 422, 503),
                 tag="admin",
             ),
             clear_cache,
@@ -272,7 +274,7 @@ SPECS: dict[str, tuple[RouteSpec, Handler]] = {
                 f"{PREFIX}/health",
                 "Liveness: the process answers",
                 HealthResponse,
-                errors=(400, 500),
+                errors=(400, 422, 500),
                 tag="operations",
             ),
             health,
@@ -284,29 +286,28 @@ SPECS: dict[str, tuple[RouteSpec, Handler]] = {
                 f"{PREFIX}/ready",
                 "Readiness: every selected plugin started",
                 ReadinessResponse,
-                errors=(400, 500, 503),
+                errors=(400, 422, 500, 503),
                 tag="operations",
             ),
             ready,
         ),
+        (
+            RouteSpec(
+                "openapi",
+                "GET",
+                f"{PREFIX}/openapi.json",
+                "This OpenAPI document",
+                None,
+                errors=(400, 422, 500),
+                tag="operations",
+            ),
+            openapi,
+        ),
     ]
 }
 
-OPENAPI_SPEC = RouteSpec(
-    "openapi",
-    "GET",
-    f"{PREFIX}/openapi.json",
-    "This OpenAPI document",
-    None,
-    errors=(400, 500),
-    tag="operations",
-)
-
-
-def build_routes(state: ServerState, openapi_endpoint: Any) -> list[Route]:
-    routes = [
+def build_routes(state: ServerState) -> list[Route]:
+    return [
         Route(spec.path, Endpoint(spec, handler, state), methods=[spec.method], name=spec.name)
         for spec, handler in SPECS.values()
     ]
-    routes.append(Route(OPENAPI_SPEC.path, openapi_endpoint, methods=["GET"], name="openapi"))
-    return routes

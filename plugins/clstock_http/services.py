@@ -45,6 +45,7 @@ class RankingSnapshot:
     by_symbol: dict[str, Recommendation] = field(default_factory=dict)
     skip_reasons: dict[str, str] = field(default_factory=dict)
     _report_json: dict[int, bytes] = field(default_factory=dict)
+    _response_json: dict[tuple[int, bytes], bytes] = field(default_factory=dict)
     _symbol_json: dict[str, bytes] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
@@ -65,6 +66,23 @@ class RankingSnapshot:
         if cached is None:
             cached = self.report(top_n).model_dump_json().encode()
             self._report_json[top_n] = cached
+        return cached
+
+    def response_json(self, top_n: int, market_json: bytes) -> bytes:
+        """Return the RecommendationsResponse JSON for ``top_n`` and a market status.
+
+        The bytes equal ``RecommendationsResponse(...).model_dump_json()``
+        (compact JSON, fields in model order) without serializing the
+        report again; the market status changes a few times a day, so few
+        combinations are ever kept.
+        """
+        key = (top_n, market_json)
+        cached = self._response_json.get(key)
+        if cached is None:
+            if len(self._response_json) > 4 * 50:
+                self._response_json.clear()
+            cached = b'{"report":' + self.report_json(top_n) + b',"market":' + market_json + b"}"
+            self._response_json[key] = cached
         return cached
 
     def recommendation_json(self, ticker: str) -> bytes | None:
@@ -102,6 +120,11 @@ class RankingService:
     @property
     def cached(self) -> bool:
         return self._snapshot is not None
+
+    @property
+    def loaded_at(self) -> float | None:
+        """Clock reading of the last successful load, or None before the first."""
+        return self._snapshot.loaded_at if self._snapshot is not None else None
 
     async def snapshot(self) -> RankingSnapshot:
         """Return the current snapshot, computing the first one if needed."""

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import datetime as dt
 import logging
 import time
 from collections.abc import Callable
@@ -11,7 +10,7 @@ from clstock_core.app import Application
 from clstock_http.clients import ClientResolver
 from clstock_http.concurrency import EngineRunner
 from clstock_http.guard import Guard
-from clstock_http.market_clock import MarketClock, utc_now
+from clstock_http.market_clock import MarketClock
 from clstock_http.services import RankingService, StockDataService, StockListService
 from clstock_http.settings import HttpSettings
 
@@ -24,9 +23,9 @@ STARTED_ROLES = ("data_source", "cache", "predictors", "auth", "rate_limiter")
 class ServerState:
     """The application's components and the API's services, between startup and shutdown.
 
-    ``clock`` (monotonic seconds) drives cache freshness and ``now`` (aware
-    datetime) the market status; tests inject both. The rate limiter keeps
-    its own clock.
+    ``clock`` (monotonic seconds) drives cache freshness and ``wall_clock``
+    (Unix time in seconds) the market status; tests inject both. The rate
+    limiter keeps its own clock.
     """
 
     def __init__(
@@ -35,13 +34,15 @@ class ServerState:
         settings: HttpSettings,
         *,
         clock: Callable[[], float] = time.monotonic,
-        now: Callable[[], dt.datetime] = utc_now,
+        wall_clock: Callable[[], float] = time.time,
     ) -> None:
         self.application = application
         self.settings = settings
         self.clock = clock
-        self.market = MarketClock(now=now)
+        self.market = MarketClock(wall_clock=wall_clock)
         self.ready = False
+        #: The OpenAPI document, set once the routes are known.
+        self.openapi = b"{}"
         self.components: dict[str, str] = {}
         self.guard: Guard | None = None
         self.runner: EngineRunner | None = None

@@ -12,7 +12,8 @@ def clstock_register_predictors(register):
         "ml",
         MlPredictor.from_settings,
         settings=MlSettings,
-        description="HistGradientBoostingRegressor on price, volume and technical features; needs 'clstock train'",
+        description="HistGradientBoostingRegressor on price, volume and technical features; "
+        "needs 'clstock train'",
     )
 
 

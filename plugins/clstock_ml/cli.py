@@ -42,16 +42,25 @@ class StageLog:
 @click.option(
     "--end",
     type=click.DateTime(["%Y-%m-%d"]),
-    help="Last bar date to train on; later bars are ignored (default: [predictors.ml] train_end, else all).",
+    help="Last bar date to train on; later bars are ignored "
+    "(default: [predictors.ml] train_end, else all).",
 )
 @click.option(
     "--output",
     type=click.Path(dir_okay=False, path_type=Path),
     help="Model file to write (default: [predictors.ml] model_path).",
 )
-@click.option("--symbol", "symbols", multiple=True, help="Train on these symbols only (repeatable).")
-def train(start: dt.datetime | None, end: dt.datetime | None, output: Path | None, symbols: tuple[str, ...]) -> None:
+@click.option(
+    "--symbol", "symbols", multiple=True, help="Train on these symbols only (repeatable)."
+)
+def train(
+    start: dt.datetime | None,
+    end: dt.datetime | None,
+    output: Path | None,
+    symbols: tuple[str, ...],
+) -> None:
     """Train the ml predictor's model on the configured universe and save it."""
+    from clstock_core.evaluation.data import load_history
     from clstock_ml.model_file import save_model
     from clstock_ml.training import train_model
 
@@ -70,16 +79,27 @@ def train(start: dt.datetime | None, end: dt.datetime | None, output: Path | Non
 
     with batch_signals(app) as signals:
         load_from = (
-            settings.train_start - dt.timedelta(days=WARMUP_DAYS) if settings.train_start else dt.date(1970, 1, 1)
+            settings.train_start - dt.timedelta(days=WARMUP_DAYS) if settings.train_start else None
         )
         with progress_bar("Loading prices") as progress:
-            universe = app.engine.load(list(symbols) or None, start=load_from, progress=progress)
+            universe = load_history(
+                app.engine, list(symbols) or None, start=load_from, progress=progress
+            )
         signals.check()
         log(f"loaded {len(universe.panel.frame):,} bars of {len(universe.panel)} symbols")
-        for ticker, reason in sorted(universe.failures.items())[:5]:
+        failures = sorted(universe.failures.items())
+        for ticker, reason in failures[:5]:
             click.echo(f"  skipped {ticker}: {reason}", err=True)
+        if len(failures) > 5:
+            click.echo(f"  ... and {len(failures) - 5} more symbol(s) without data", err=True)
 
-        model = train_model(universe.panel, settings, stage=log)
+        def stage(message: str) -> None:
+            # A stop request is honoured between stages; a running fit is not
+            # interrupted, but a second signal exits at once.
+            signals.check()
+            log(message)
+
+        model = train_model(universe.panel, settings, stage=stage)
         signals.check()
         save_model(model, path)
         log("done")
@@ -102,7 +122,8 @@ def _print_summary(metadata: ModelMetadata, path: Path) -> None:
         click.echo("validation: none (validation_fraction = 0)")
         return
     click.echo(
-        f"validation {validation.start} to {validation.end} ({validation.dates} dates, {validation.rows:,} rows): "
+        f"validation {validation.start} to {validation.end} "
+        f"({validation.dates} dates, {validation.rows:,} rows): "
         f"mean rank IC {validation.rank_ic_mean:+.4f} (t = {validation.rank_ic_t:.2f}), "
         f"R^2 {validation.r2:+.4f}, MAE {validation.mean_absolute_error:.4f}"
     )

@@ -13,7 +13,13 @@ import pandas as pd
 
 from clstock_core.errors import PredictionError
 from clstock_core.prices import PricePanel
-from clstock_ml.features import FEATURE_NAMES, BarLayout, PriceMatrices, feature_matrices, forward_returns
+from clstock_ml.features import (
+    FEATURE_NAMES,
+    BarLayout,
+    PriceMatrices,
+    feature_matrices,
+    forward_returns,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -45,7 +51,7 @@ class Dataset:
 
 @dataclass(frozen=True)
 class DatasetSpec:
-    """What rows to build and how to define their target."""
+    """Row selection and target definition of a training dataset."""
 
     horizon: int
     min_history: int
@@ -99,7 +105,9 @@ def build_dataset(panel: PricePanel, spec: DatasetSpec) -> Dataset:
     )
 
 
-def _target(forward: np.ndarray, layout: BarLayout, rows: np.ndarray, spec: DatasetSpec) -> np.ndarray:
+def _target(
+    forward: np.ndarray, layout: BarLayout, rows: np.ndarray, spec: DatasetSpec
+) -> np.ndarray:
     if spec.target == "excess":
         # The return beyond the average of the stocks trading that day: the
         # ranking needs the cross-section, not the market's direction.
@@ -107,7 +115,9 @@ def _target(forward: np.ndarray, layout: BarLayout, rows: np.ndarray, spec: Data
     return np.clip(forward, -spec.target_clip, spec.target_clip)
 
 
-def _subsample(rows: np.ndarray, target: np.ndarray, spec: DatasetSpec) -> tuple[np.ndarray, np.ndarray]:
+def _subsample(
+    rows: np.ndarray, target: np.ndarray, spec: DatasetSpec
+) -> tuple[np.ndarray, np.ndarray]:
     if spec.max_rows is None or len(rows) <= spec.max_rows:
         return rows, target
     rng = np.random.default_rng(spec.seed)
@@ -119,7 +129,7 @@ def _subsample(rows: np.ndarray, target: np.ndarray, spec: DatasetSpec) -> tuple
 def time_split(dataset: Dataset, fraction: float, gap_days: int) -> tuple[Dataset, Dataset]:
     """Split into an earlier training part and a later validation part.
 
-    The validation part holds the last ``fraction`` of the distinct dates.
+    The validation part contains the last ``fraction`` of the distinct dates.
     Training rows within ``gap_days`` sessions before it are dropped, because
     their forward returns overlap the validation period.
     """
@@ -127,7 +137,8 @@ def time_split(dataset: Dataset, fraction: float, gap_days: int) -> tuple[Datase
     first_validation = int(len(dates) * (1 - fraction))
     if first_validation <= gap_days or first_validation >= len(dates):
         raise PredictionError(
-            f"cannot hold out {fraction:.0%} of {len(dates)} training dates with a {gap_days}-session "
+            f"cannot hold out {fraction:.0%} of {len(dates)} training dates "
+            f"with a {gap_days}-session "
             f"gap; train on a longer window or set validation_fraction = 0"
         )
     split = dates[first_validation]

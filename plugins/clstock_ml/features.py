@@ -20,10 +20,10 @@ from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
+from clstock_technical.predictor import TechnicalSettings, combine_signals, signal_matrix
 
 from clstock_core.prices import PricePanel
 from clstock_core.prices.indicators import atr, ema, macd, rsi, sma
-from clstock_technical.predictor import TechnicalSettings, combine_signals, signal_matrix
 
 #: Bumped whenever a feature definition changes, so old model files are rejected.
 FEATURE_SET_VERSION = 1
@@ -62,7 +62,7 @@ FEATURE_NAMES: tuple[str, ...] = (
     "rel_ret_60",
 )
 
-#: The longest look-back of any feature, in bars (dist_high_250, ret_250).
+#: Maximum look-back of any feature, in bars (dist_high_250, ret_250).
 LONGEST_WINDOW = 251
 #: Bars a prediction recomputes. RSI, ATR and the MACD EMAs forget their seed
 #: geometrically: after 350 bars past the longest window the seed's weight is
@@ -100,7 +100,9 @@ class BarLayout:
         result[self.positions, self.codes] = values
         return result
 
-    def gather(self, matrix: np.ndarray | pd.DataFrame, rows: np.ndarray | None = None) -> np.ndarray:
+    def gather(
+        self, matrix: np.ndarray | pd.DataFrame, rows: np.ndarray | None = None
+    ) -> np.ndarray:
         """Read one value per long row (all rows, or the indices ``rows``) from a matrix."""
         values = matrix.to_numpy() if isinstance(matrix, pd.DataFrame) else matrix
         if rows is None:
@@ -217,7 +219,7 @@ def _price_features(prices: PriceMatrices) -> Iterator[tuple[str, np.ndarray]]:
 
 
 def _technical_features(prices: PriceMatrices) -> Iterator[tuple[str, np.ndarray]]:
-    """The ``technical`` predictor's score and signals on every bar, with its default weights."""
+    """Yield the ``technical`` predictor's score and signals on every bar (default weights)."""
     signals = signal_matrix(prices.raw_close, prices.volume)
     defaults = TechnicalSettings()
     weights = np.array(
@@ -239,7 +241,7 @@ def _market_features(prices: PriceMatrices, layout: BarLayout) -> Iterator[tuple
     """Cross-sectional medians of each session, and returns relative to them.
 
     The median runs over the symbols of the panel that have a bar on that
-    date, which the panel knows at that date's close.
+    date, all of which are known at that date's close.
     """
     close = prices.close
     ret20 = (close / close.shift(20) - 1).to_numpy()
@@ -264,7 +266,7 @@ def _date_median(matrix: np.ndarray, layout: BarLayout) -> np.ndarray:
 
 
 def tail_frame(panel: PricePanel, bars: int) -> pd.DataFrame:
-    """The last ``bars`` rows of each symbol of ``panel``'s long frame."""
+    """Return the last ``bars`` rows of each symbol of ``panel``'s long frame."""
     frame = panel.frame
     codes, _ = pd.factorize(frame["symbol"], sort=True)
     counts = np.bincount(codes)
@@ -274,13 +276,16 @@ def tail_frame(panel: PricePanel, bars: int) -> pd.DataFrame:
 
 
 def feature_table(panel: PricePanel) -> pd.DataFrame:
-    """Every feature of every bar as a long frame (``symbol``, ``date``, features).
+    """Compute every feature of every bar as a long frame (``symbol``, ``date``, features).
 
     Meant for inspection and tests; training gathers only the rows it uses.
     """
     layout = BarLayout(panel.frame)
     prices = PriceMatrices.from_frame(panel.frame, layout)
-    columns = {name: layout.gather(matrix).astype("float32") for name, matrix in feature_matrices(prices, layout)}
+    columns = {
+        name: layout.gather(matrix).astype("float32")
+        for name, matrix in feature_matrices(prices, layout)
+    }
     table = pd.DataFrame(columns)
     table.insert(0, "date", layout.dates)
     table.insert(0, "symbol", layout.symbols[layout.codes])
@@ -298,7 +303,10 @@ class LatestFeatures:
 
 
 def latest_features(panel: PricePanel) -> LatestFeatures:
-    """Compute the features of every symbol's latest bar from its last :data:`PREDICT_WINDOW` bars."""
+    """Compute the features of every symbol's latest bar.
+
+    Only the last :data:`PREDICT_WINDOW` bars of each symbol are used.
+    """
     counts = panel.bar_counts.to_numpy()
     frame = tail_frame(panel, PREDICT_WINDOW)
     layout = BarLayout(frame)

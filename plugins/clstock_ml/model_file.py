@@ -1,6 +1,6 @@
 """Save and load trained models as skops files, with metadata that is checked on load.
 
-The file holds a dict ``{"metadata": <JSON text>, "estimator": <regressor>}``
+The file contains a dict ``{"metadata": <JSON text>, "estimator": <regressor>}``
 written by :func:`skops.io.dump`. Loading never trusts the file blindly: the
 types skops does not trust by default must all be on :data:`TRUSTED_TYPES`,
 else the file is rejected before anything in it is constructed.
@@ -62,7 +62,7 @@ class ValidationMetrics(BaseModel):
 
 
 class ModelMetadata(BaseModel):
-    """What a model was trained on and how; stored inside the model file."""
+    """Training data, settings and validation of a model, stored inside the model file."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
@@ -99,7 +99,7 @@ class TrainedModel:
 
 
 def retrain_hint(config_path: Path | None) -> str:
-    """The command that retrains the model with the same configuration."""
+    """Return the advice to run ``clstock train`` with the same configuration."""
     config = f" --config {config_path}" if config_path else ""
     return f"retrain it with 'clstock{config} train'"
 
@@ -116,7 +116,9 @@ def save_model(model: TrainedModel, path: Path) -> None:
         os.replace(temporary, path)
     except OSError as error:
         Path(temporary).unlink(missing_ok=True)
-        raise ClStockError(f"cannot write model file {path}: {error}; check the directory is writable") from None
+        raise ClStockError(
+            f"cannot write model file {path}: {error}; check the directory is writable"
+        ) from None
     logger.info("saved model to %s", path)
 
 
@@ -140,7 +142,7 @@ def load_model(path: Path, *, hint: str) -> TrainedModel:
     estimator = payload.get("estimator")
     if not isinstance(estimator, HistGradientBoostingRegressor):
         raise ModelFileError(
-            f"model file {path} holds {type(estimator).__name__}, not a "
+            f"model file {path} contains {type(estimator).__name__}, not a "
             f"HistGradientBoostingRegressor; {hint}"
         )
     return TrainedModel(estimator=estimator, metadata=metadata)
@@ -180,7 +182,9 @@ def _parse_metadata(payload: dict[str, Any], path: Path, hint: str) -> ModelMeta
     try:
         raw = json.loads(text)
     except json.JSONDecodeError as error:
-        raise ModelFileError(f"model file {path} has unreadable metadata ({error}); {hint}") from None
+        raise ModelFileError(
+            f"model file {path} has unreadable metadata ({error}); {hint}"
+        ) from None
     if not isinstance(raw, dict) or raw.get("format") != FORMAT:
         raise ModelFileError(f"model file {path} is not a ClStock model; {hint}")
     if raw.get("format_version") != FORMAT_VERSION:
@@ -191,17 +195,23 @@ def _parse_metadata(payload: dict[str, Any], path: Path, hint: str) -> ModelMeta
     try:
         return ModelMetadata.model_validate(raw)
     except ValidationError as error:
-        raise ModelFileError(f"model file {path} has invalid metadata ({error.errors()[0]['msg']}); {hint}") from None
+        raise ModelFileError(
+            f"model file {path} has invalid metadata ({error.errors()[0]['msg']}); {hint}"
+        ) from None
 
 
 def check_compatible(metadata: ModelMetadata, *, path: Path, hint: str) -> None:
     """Raise :class:`ModelFileError` unless this code can use a model with ``metadata``."""
-    if metadata.feature_set_version != FEATURE_SET_VERSION or tuple(metadata.features) != FEATURE_NAMES:
+    if (
+        metadata.feature_set_version != FEATURE_SET_VERSION
+        or tuple(metadata.features) != FEATURE_NAMES
+    ):
         missing = sorted(set(FEATURE_NAMES) - set(metadata.features))
         extra = sorted(set(metadata.features) - set(FEATURE_NAMES))
         raise ModelFileError(
             f"model file {path} was built with feature set {metadata.feature_set_version} "
-            f"({len(metadata.features)} features; missing {missing or 'none'}, unknown {extra or 'none'}), "
+            f"({len(metadata.features)} features; missing {missing or 'none'}, "
+            f"unknown {extra or 'none'}), "
             f"this ClStock computes feature set {FEATURE_SET_VERSION}; {hint}"
         )
     # scikit-learn supports loading a model only with the version that saved it.
@@ -212,13 +222,21 @@ def check_compatible(metadata: ModelMetadata, *, path: Path, hint: str) -> None:
         )
 
 
-def check_fresh(metadata: ModelMetadata, *, max_age_days: int, path: Path, hint: str, now: dt.datetime | None = None) -> None:
+def check_fresh(
+    metadata: ModelMetadata,
+    *,
+    max_age_days: int,
+    path: Path,
+    hint: str,
+    now: dt.datetime | None = None,
+) -> None:
     """Raise :class:`ModelFileError` when the model was trained more than ``max_age_days`` ago."""
     now = now or dt.datetime.now(dt.UTC)
     age = now - metadata.trained_at
     if age > dt.timedelta(days=max_age_days):
         raise ModelFileError(
-            f"model file {path} is stale: trained {age.days} days ago on {metadata.trained_at:%Y-%m-%d}, "
+            f"model file {path} is stale: trained {age.days} days ago "
+            f"on {metadata.trained_at:%Y-%m-%d}, "
             f"[predictors.ml] max_age_days is {max_age_days}; {hint}"
         )
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import logging
 import math
 import threading
 from pathlib import Path
@@ -13,11 +12,15 @@ import pandas as pd
 from clstock_core.prices import PricePanel
 from clstock_core.roles import Prediction
 from clstock_ml.features import FEATURE_NAMES, LatestFeatures, latest_features
-from clstock_ml.model_file import ModelFileError, TrainedModel, check_fresh, load_model, retrain_hint
+from clstock_ml.model_file import (
+    ModelFileError,
+    TrainedModel,
+    check_fresh,
+    load_model,
+    retrain_hint,
+)
 from clstock_ml.settings import MlSettings
 from clstock_ml.training import train_model
-
-logger = logging.getLogger(__name__)
 
 SCORE_COLUMNS = ["score", "confidence", "expected_return"]
 _COLUMN = {name: index for index, name in enumerate(FEATURE_NAMES)}
@@ -37,7 +40,9 @@ class MlPredictor:
 
     name = "ml"
 
-    def __init__(self, settings: MlSettings, *, hint: str, model: TrainedModel | None = None) -> None:
+    def __init__(
+        self, settings: MlSettings, *, hint: str, model: TrainedModel | None = None
+    ) -> None:
         self.settings = settings
         self.hint = hint
         self._fixed_model = model
@@ -52,7 +57,10 @@ class MlPredictor:
     # -- model ----------------------------------------------------------------
 
     def model(self) -> TrainedModel:
-        """Return the model to score with; raise :class:`ModelFileError` when there is none usable."""
+        """Return the model to score with.
+
+        Raises :class:`ModelFileError` when the file is missing, unusable or stale.
+        """
         if self._fixed_model is not None:
             return self._fixed_model
 
@@ -69,14 +77,20 @@ class MlPredictor:
                 self._check_settings(model, path)
                 self._cached = (key, model)
             model = self._cached[1]
-        check_fresh(model.metadata, max_age_days=self.settings.max_age_days, path=path, hint=self.hint)
+        check_fresh(
+            model.metadata, max_age_days=self.settings.max_age_days, path=path, hint=self.hint
+        )
         return model
 
     def _check_settings(self, model: TrainedModel, path: Path) -> None:
         metadata = model.metadata
-        if metadata.horizon_days != self.settings.horizon_days or metadata.target != self.settings.target:
+        if (
+            metadata.horizon_days != self.settings.horizon_days
+            or metadata.target != self.settings.target
+        ):
             raise ModelFileError(
-                f"model file {path} predicts the {metadata.target} {metadata.horizon_days}-day return, "
+                f"model file {path} predicts the {metadata.target} "
+                f"{metadata.horizon_days}-day return, "
                 f"but [predictors.ml] sets target = {self.settings.target!r} and horizon_days = "
                 f"{self.settings.horizon_days}; {self.hint}"
             )
@@ -111,8 +125,13 @@ class MlPredictor:
             index=latest.symbols[enough],
         )
         failures = {
-            str(symbol): f"insufficient history: {count} trading days, at least {needed} needed by the ml model"
-            for symbol, count in zip(latest.symbols[~enough], latest.bar_counts[~enough], strict=True)
+            str(symbol): (
+                f"insufficient history: {count} trading days, "
+                f"at least {needed} needed by the ml model"
+            )
+            for symbol, count in zip(
+                latest.symbols[~enough], latest.bar_counts[~enough], strict=True
+            )
         }
         rationale = self._rationale(model, latest, enough, predicted)
         return Prediction(scores=scores, rationale=rationale, failures=failures)
@@ -127,7 +146,10 @@ class MlPredictor:
         result = {}
         for row, expected in zip(np.flatnonzero(enough), predicted, strict=True):
             values = latest.values[row]
-            lines = [f"expected {metadata.horizon_days}-day return {expected * 100:+.1f}%{relative} ({trained})"]
+            lines = [
+                f"expected {metadata.horizon_days}-day return "
+                f"{expected * 100:+.1f}%{relative} ({trained})"
+            ]
             lines.extend(_describe_features(values))
             result[str(latest.symbols[row])] = lines
         return result
@@ -148,7 +170,10 @@ def _describe_features(values: np.ndarray) -> list[str]:
         lines.append(text)
     rsi14, volatility = value("rsi14"), value("vol_60")
     if math.isfinite(rsi14) and math.isfinite(volatility):
-        lines.append(f"RSI(14) {rsi14:.0f}, 60-day volatility {volatility * math.sqrt(252) * 100:.0f}% a year")
+        lines.append(
+            f"RSI(14) {rsi14:.0f}, "
+            f"60-day volatility {volatility * math.sqrt(252) * 100:.0f}% a year"
+        )
     technical = value("technical_score")
     if math.isfinite(technical):
         lines.append(f"technical score {technical:.0f}")

@@ -25,34 +25,55 @@ class MlSettings(BaseModel):
 
     model_path: Path | None = Field(
         default=None,
-        description="Model file written by 'clstock train'; default: <user data dir>/clstock/models/ml-model.skops",
+        description="Model file written by 'clstock train'; "
+        "default: <user data dir>/clstock/models/ml-model.skops",
     )
     max_age_days: int = Field(
-        default=90, ge=1, description="Days after training at which the model is stale and the chain falls back"
+        default=90,
+        ge=1,
+        description="Days after training at which the model is stale and the chain falls back",
     )
     horizon_days: int = Field(
-        default=20, ge=1, le=250, description="Holding horizon of the predicted return, in trading days"
+        default=20,
+        ge=1,
+        le=250,
+        description="Holding horizon of the predicted return, in trading days",
     )
     target: TargetKind = Field(
         default="excess",
-        description="'excess': forward return minus that day's universe mean (ranks the cross-section); 'raw': forward return",
+        description="'excess': forward return minus that day's universe mean "
+        "(ranks the cross-section); 'raw': forward return",
     )
     target_clip: float = Field(
-        default=0.5, gt=0, description="Targets are clipped to +/- this fraction, so outliers cannot dominate"
+        default=0.5,
+        gt=0,
+        description="Targets are clipped to +/- this fraction, so outliers cannot dominate",
     )
     min_history: int = Field(
-        default=130, ge=60, description="Minimum trading days of history a stock needs to be trained on or scored"
+        default=130,
+        ge=60,
+        description="Minimum trading days of history a stock needs to be trained on or scored",
     )
-    train_start: dt.date | None = Field(default=None, description="First bar date used for training; default: all")
-    train_end: dt.date | None = Field(default=None, description="Last bar date used for training; default: all")
+    train_start: dt.date | None = Field(
+        default=None, description="First bar date used for training; default: all"
+    )
+    train_end: dt.date | None = Field(
+        default=None, description="Last bar date used for training; default: all"
+    )
     validation_fraction: float = Field(
-        default=0.15, ge=0, le=0.5, description="Share of the latest training dates held out for validation"
+        default=0.15,
+        ge=0,
+        le=0.5,
+        description="Share of the latest training dates held out for validation",
     )
     refit_on_all: bool = Field(
-        default=True, description="After validating, refit on the training and validation rows together"
+        default=True,
+        description="After validating, refit on the training and validation rows together",
     )
     max_train_rows: int = Field(
-        default=2_000_000, ge=10_000, description="Random subsample limit on training rows (memory and time)"
+        default=1_500_000,
+        ge=10_000,
+        description="Random subsample limit on training rows (memory and time)",
     )
     max_iter: int = Field(default=200, ge=1, le=5000, description="Boosting iterations (trees)")
     learning_rate: float = Field(default=0.05, gt=0, le=1, description="Shrinkage of each tree")

@@ -46,7 +46,7 @@ def train_model(
     validation_fraction: float | None = None,
     stage: StageCallback | None = None,
 ) -> TrainedModel:
-    """Train on ``panel`` as ``settings`` say and return the model with its metadata.
+    """Train a model on ``panel`` with ``settings`` and return it with its metadata.
 
     With a validation fraction above 0 the model is first fitted on the
     earlier dates and scored on the later ones; with ``refit_on_all`` it is
@@ -69,7 +69,8 @@ def train_model(
         estimator = _fit(training, settings)
         validation = _validate(estimator, holdout, settings.horizon_days)
         report(
-            f"validation {validation.start} to {validation.end}: rank IC {validation.rank_ic_mean:+.4f} "
+            f"validation {validation.start} to {validation.end}: "
+            f"rank IC {validation.rank_ic_mean:+.4f} "
             f"(t = {validation.rank_ic_t:.2f}), R^2 {validation.r2:+.4f}"
         )
     if estimator is None or settings.refit_on_all:
@@ -87,7 +88,10 @@ def _fit(dataset: Dataset, settings: MlSettings) -> HistGradientBoostingRegresso
         # scikit-learn 1.9 cannot bin a feature without a single value (short
         # histories lack the 250-bar features). A constant column is never
         # split on, so the model ignores it, as intended.
-        logger.info("no values for %s; the model ignores them", [FEATURE_NAMES[i] for i in np.flatnonzero(empty)])
+        logger.info(
+            "no values for %s; the model ignores them",
+            [FEATURE_NAMES[i] for i in np.flatnonzero(empty)],
+        )
         features = features.copy()
         features[:, empty] = 0.0
 
@@ -96,7 +100,9 @@ def _fit(dataset: Dataset, settings: MlSettings) -> HistGradientBoostingRegresso
     return estimator
 
 
-def _validate(estimator: HistGradientBoostingRegressor, holdout: Dataset, horizon: int) -> ValidationMetrics:
+def _validate(
+    estimator: HistGradientBoostingRegressor, holdout: Dataset, horizon: int
+) -> ValidationMetrics:
     predictions = estimator.predict(holdout.features)
     ic = rank_ic_by_group(holdout.dates, predictions, holdout.target).sort_index()
     start, end = date_range(holdout)
@@ -121,6 +127,7 @@ def _metadata(
 ) -> ModelMetadata:
     center, scale = _prediction_spread(estimator, dataset, settings.seed)
     start, end = date_range(dataset)
+    versions = current_versions()
     return ModelMetadata(
         feature_set_version=FEATURE_SET_VERSION,
         features=list(FEATURE_NAMES),
@@ -138,11 +145,14 @@ def _metadata(
         prediction_center=center,
         prediction_scale=scale,
         validation=validation,
-        **current_versions(),
+        sklearn_version=versions["sklearn_version"],
+        skops_version=versions["skops_version"],
     )
 
 
-def _prediction_spread(estimator: HistGradientBoostingRegressor, dataset: Dataset, seed: int) -> tuple[float, float]:
+def _prediction_spread(
+    estimator: HistGradientBoostingRegressor, dataset: Dataset, seed: int
+) -> tuple[float, float]:
     rows = np.arange(len(dataset))
     if len(rows) > SCALE_SAMPLE_ROWS:
         rows = np.random.default_rng(seed).choice(rows, size=SCALE_SAMPLE_ROWS, replace=False)

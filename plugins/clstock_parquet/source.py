@@ -146,13 +146,13 @@ class ParquetSource:
         for ticker in tickers:
             if ticker not in state.tickers:
                 result.failures[ticker] = NoDataError(ticker, f"not in {self.path.name}")
-        wanted = [ticker for ticker in tickers if ticker in state.tickers]
-        if not wanted:
+        present = [ticker for ticker in tickers if ticker in state.tickers]
+        if not present:
             return result
 
-        frame = state.read(wanted, start, end)
+        frame = state.read(present, start, end)
         groups = dict(iter(frame.groupby("symbol", sort=False, observed=True)))
-        for ticker in wanted:
+        for ticker in present:
             rows = groups.get(ticker)
             if rows is None or rows.empty:
                 result.failures[ticker] = NoDataError(
@@ -226,8 +226,10 @@ class _FileState:
         """
         condition = _date_condition(self.date_type, start, end)
         if tickers is not None:
-            wanted = set(tickers)
-            values = [value for value, ticker in self.tickers_by_value.items() if ticker in wanted]
+            requested = set(tickers)
+            values = [
+                value for value, ticker in self.tickers_by_value.items() if ticker in requested
+            ]
             by_symbol = pc.field("symbol").isin(pa.array(values, type=pa.string()))
             condition = by_symbol if condition is None else by_symbol & condition
 

@@ -12,5 +12,5 @@ def clstock_register_cache_backends(register):
         "pickle",
         PickleCache.from_settings,
         settings=PickleCacheSettings,
-        description="Pickle files under the user cache directory, HMAC-signed, with TTL and LRU eviction",
+        description="HMAC-signed pickle files in the user cache directory, TTL and LRU eviction",
     )

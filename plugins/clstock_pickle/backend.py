@@ -41,7 +41,7 @@ from clstock_core.lifecycle.tempfiles import process_running
 from clstock_core.roles import CacheStats
 from clstock_pickle.entry import (
     HEADER,
-    PAYLOAD_OFFSET,
+    OVERHEAD,
     PICKLE_PROTOCOL,
     Header,
     InvalidEntry,
@@ -98,6 +98,7 @@ class PickleCache:
         lock_timeout: float = 10.0,
     ) -> None:
         self.directory = directory
+        self._directory_prefix = os.path.join(directory, "")
         self.secret_path = secret_path
         self.max_size_bytes = max_size_bytes
         self.default_ttl = default_ttl
@@ -150,7 +151,9 @@ class PickleCache:
         try:
             header, payload = decode(self._secret, digest, data)
         except InvalidEntry as error:
-            logger.warning("cache entry %s for key %r is invalid (%s); deleting it", path, key, error)
+            logger.warning(
+                "cache entry %s for key %r is invalid (%s); deleting it", path, key, error
+            )
             self._discard(path, info)
             return self._miss()
         if header.expired(time.time()):
@@ -160,9 +163,9 @@ class PickleCache:
 
         try:
             value = pickle.loads(payload)
-        # The entry passed the HMAC check, so it was written by this
-        # installation; it may still refer to classes of another library
-        # version, and unpickling runs their code, which can raise anything.
+        # The entry passed the HMAC check, so this installation wrote it. It
+        # may still refer to classes of another library version, and
+        # unpickling runs their code, which can raise anything.
         except Exception as error:  # noqa: BLE001
             logger.warning(
                 "cache entry for key %r cannot be unpickled (%s: %s); deleting it",
@@ -193,19 +196,23 @@ class PickleCache:
         except (pickle.PicklingError, TypeError, AttributeError, RecursionError) as error:
             self._warn("write", f"cannot pickle the value for cache key {key!r}: {error}")
             return
-        size = PAYLOAD_OFFSET + len(payload)
+        size = OVERHEAD + len(payload)
         if size > self.max_size_bytes:
-            self._warn("write", f"value for cache key {key!r} has {size} bytes, more than the whole cache")
+            self._warn(
+                "write", f"value for cache key {key!r} has {size} bytes, more than the whole cache"
+            )
             return
 
         now = time.time()
         digest = key_digest(key)
-        header, tag = encode(self._secret, digest, payload, created=now, expires=now + ttl if ttl else 0.0)
+        header, tag = encode(
+            self._secret, digest, payload, created=now, expires=now + ttl if ttl else 0.0
+        )
         path = self._entry_path(digest)
         try:
             with file_lock(self._lock_path(path), self.lock_timeout, unlink=True):
                 replaced = _size_or_zero(path)
-                _write_atomic(path, (header, tag, payload))
+                _write_atomic(path, (header, payload, tag))
         # LockTimeoutError is an OSError too; either way the value is not cached.
         except OSError as error:
             self._warn("write", f"cannot write cache entry {path}: {error}")
@@ -266,17 +273,19 @@ class PickleCache:
         )
 
     def prune(self) -> int:
-        """Remove expired, malformed and over-limit entries and leftover files; return the entry count."""
+        """Remove expired, malformed and over-limit entries, and leftover files.
+
+        Returns how many entries were removed.
+        """
         if self.disabled_reason is not None:
             return 0
         now = time.time()
         removed = 0
         for entry in self._entries():
             header = _peek_header(entry.path)
-            valid = header is not None and entry.info.st_size == PAYLOAD_OFFSET + header.payload_size
+            valid = header is not None and entry.info.st_size == OVERHEAD + header.payload_size
             if (not valid or header.expired(now)) and self._discard(entry.path, entry.info):  # type: ignore[union-attr]
                 removed += 1
-        self._remove_leftovers()
         removed += self._evict()
         logger.info("pruned %d cache entries from %s", removed, self.directory)
         return removed
@@ -286,12 +295,13 @@ class PickleCache:
 
     # -- internals ----------------------------------------------------------
 
-    def _entry_path(self, digest: bytes) -> Path:
-        return self.directory / f"{digest.hex()}{ENTRY_SUFFIX}"
+    def _entry_path(self, digest: bytes) -> str:
+        # A plain string: building a Path costs more than the rest of a lookup's bookkeeping.
+        return f"{self._directory_prefix}{digest.hex()}{ENTRY_SUFFIX}"
 
     @staticmethod
-    def _lock_path(entry_path: Path) -> Path:
-        return entry_path.with_suffix(LOCK_SUFFIX)
+    def _lock_path(entry_path: str | Path) -> str:
+        return f"{os.fspath(entry_path)[: -len(ENTRY_SUFFIX)]}{LOCK_SUFFIX}"
 
     def _miss(self) -> None:
         self.misses += 1
@@ -303,11 +313,13 @@ class PickleCache:
         if count < WARNING_LIMIT:
             logger.warning("%s; continuing without the cache for it", message)
         elif count == WARNING_LIMIT:
-            logger.warning("%s; further cache %s failures are logged at debug level", message, operation)
+            logger.warning(
+                "%s; further cache %s failures are logged at debug level", message, operation
+            )
         else:
             logger.debug("%s", message)
 
-    def _discard(self, path: Path, seen: os.stat_result) -> bool:
+    def _discard(self, path: str | Path, seen: os.stat_result) -> bool:
         """Delete the entry file ``seen`` unless another process replaced it meanwhile."""
         try:
             with file_lock(self._lock_path(path), DISCARD_LOCK_TIMEOUT, unlink=True):
@@ -345,7 +357,11 @@ class PickleCache:
             self._evict()
 
     def _evict(self) -> int:
-        """Remove least recently used entries until the total fits; return how many went."""
+        """Remove least recently used entries until the total fits; return how many went.
+
+        Temp files of crashed writers go too, since the directory is scanned anyway.
+        """
+        self._remove_leftovers()
         entries = self._entries()
         total = sum(entry.info.st_size for entry in entries)
         removed = 0
@@ -357,7 +373,9 @@ class PickleCache:
                 if self._discard_quietly(entry):
                     total -= entry.info.st_size
                     removed += 1
-            logger.info("evicted %d least recently used cache entries from %s", removed, self.directory)
+            logger.info(
+                "evicted %d least recently used cache entries from %s", removed, self.directory
+            )
         with self._size_lock:
             self._estimated_size = total
             self._writes_since_scan = 0
@@ -377,7 +395,7 @@ class PickleCache:
         return True
 
     def _remove_leftovers(self) -> None:
-        """Remove temp files of dead writers and lock files that nobody holds."""
+        """Remove temp files of dead writers and lock files that no process holds."""
         now = time.time()
         for item in _scan(self.directory):
             match = _TEMP_NAME.match(item.name)
@@ -401,7 +419,7 @@ def _prepare_directory(directory: Path) -> None:
         os.chmod(directory, 0o700)
 
 
-def _read_entry_file(path: Path) -> tuple[bytes, os.stat_result]:
+def _read_entry_file(path: str) -> tuple[bytes, os.stat_result]:
     """Read a whole entry file with as few syscalls as possible, refreshing its last use."""
     descriptor = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC)
     try:
@@ -422,18 +440,18 @@ def _read_entry_file(path: Path) -> tuple[bytes, os.stat_result]:
     return data, info
 
 
-def _write_atomic(path: Path, parts: Sequence[bytes]) -> None:
+def _write_atomic(path: str, parts: Sequence[bytes]) -> None:
     """Write ``parts`` to a temp file beside ``path``, fsync it, and rename it over ``path``."""
-    descriptor, temp_name = tempfile.mkstemp(prefix=f"{TEMP_PREFIX}{os.getpid()}-", dir=path.parent)
+    directory = os.path.dirname(path)
+    descriptor, temp_name = tempfile.mkstemp(prefix=f"{TEMP_PREFIX}{os.getpid()}-", dir=directory)
     try:
         try:
             _write_all(descriptor, parts)
             os.fsync(descriptor)
         finally:
             os.close(descriptor)
-        # NOTE: the directory is not fsynced, so after a power failure the
-        # rename may be lost; the old entry (or none) is found then, never a
-        # partial one.
+        # NOTE: the directory is not fsynced, so a power failure may undo the
+        # rename. The old entry (or none) is found then, never a partial one.
         os.replace(temp_name, path)
     except BaseException:
         with suppress(FileNotFoundError):
@@ -452,7 +470,7 @@ def _write_all(descriptor: int, parts: Sequence[bytes]) -> None:
             views[0] = views[0][written:]
 
 
-def _size_or_zero(path: Path) -> int:
+def _size_or_zero(path: str) -> int:
     try:
         return os.stat(path, follow_symlinks=False).st_size
     except FileNotFoundError:
@@ -489,7 +507,7 @@ def _remove_stale_temp(item: os.DirEntry[str], pid: int, now: float) -> None:
 
 
 def _remove_unheld_lock(path: Path) -> None:
-    # Taking the lock without waiting proves that nobody holds it, and
+    # Taking the lock without waiting proves that no process holds it, and
     # file_lock's unlink keeps the removal safe for processes about to lock it.
     with suppress(OSError):
         with file_lock(path, timeout=0, unlink=True):

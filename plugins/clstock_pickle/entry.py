@@ -1,7 +1,7 @@
 """The byte layout of one cache entry and its HMAC-SHA256 check.
 
-An entry file is a 64-byte header, a 32-byte HMAC-SHA256 tag and the
-pickle (protocol 5) of the value::
+An entry file is a 64-byte header, the pickle (protocol 5) of the value and
+a 32-byte HMAC-SHA256 tag over everything before it::
 
     offset  size  field
          0     4  magic b"CLSC"
@@ -9,15 +9,16 @@ pickle (protocol 5) of the value::
          6     2  reserved, 0
          8     8  created, Unix time (float64)
         16     8  expires, Unix time (float64); 0 means never
-        24     8  payload length in bytes (uint64)
+        24     8  payload length n in bytes (uint64)
         32    32  SHA-256 of the cache key (UTF-8)
-        64    32  HMAC-SHA256(secret, header || payload)
-        96     n  payload
+        64     n  payload: the pickled value
+      64+n    32  HMAC-SHA256(secret, bytes 0 to 64+n)
 
 The tag covers the header, so the expiry and the key cannot be changed, and
 the key digest ties the entry to its key, so a file copied to another key's
-path is rejected. :func:`decode` checks all of this before returning the
-payload; nothing is unpickled from an entry that fails a check.
+path is rejected. The tag comes last so that it is computed in one pass over
+one contiguous range. :func:`decode` checks all of this before returning
+the payload; nothing is unpickled from an entry that fails a check.
 """
 
 from __future__ import annotations
@@ -31,7 +32,9 @@ MAGIC = b"CLSC"
 FORMAT_VERSION = 1
 HEADER = struct.Struct("<4sHHddQ32s")
 TAG_SIZE = 32
-PAYLOAD_OFFSET = HEADER.size + TAG_SIZE
+PAYLOAD_OFFSET = HEADER.size
+#: Bytes an entry adds to its payload.
+OVERHEAD = HEADER.size + TAG_SIZE
 PICKLE_PROTOCOL = 5
 
 
@@ -57,8 +60,10 @@ def key_digest(key: str) -> bytes:
     return hashlib.sha256(key.encode("utf-8")).digest()
 
 
-def encode(secret: bytes, digest: bytes, payload: bytes, *, created: float, expires: float) -> tuple[bytes, bytes]:
-    """Return the header and the tag to write in front of ``payload``."""
+def encode(
+    secret: bytes, digest: bytes, payload: bytes, *, created: float, expires: float
+) -> tuple[bytes, bytes]:
+    """Return the header to write before ``payload`` and the tag to write after it."""
     header = HEADER.pack(MAGIC, FORMAT_VERSION, 0, created, expires, len(payload), digest)
     tag = hmac.new(secret, header, hashlib.sha256)
     tag.update(payload)
@@ -85,15 +90,14 @@ def decode(secret: bytes, digest: bytes, data: bytes) -> tuple[Header, memoryvie
     not match.
     """
     header = read_header(data)
-    expected = PAYLOAD_OFFSET + header.payload_size
+    expected = OVERHEAD + header.payload_size
     if len(data) != expected:
         raise InvalidEntry(f"{len(data)} bytes, the header promises {expected}")
     if not hmac.compare_digest(header.key_digest, digest):
         raise InvalidEntry("the entry belongs to another key")
 
     view = memoryview(data)
-    tag = hmac.new(secret, view[: HEADER.size], hashlib.sha256)
-    tag.update(view[PAYLOAD_OFFSET:])
-    if not hmac.compare_digest(tag.digest(), view[HEADER.size : PAYLOAD_OFFSET]):
+    signed = view[:-TAG_SIZE]
+    if not hmac.compare_digest(hmac.digest(secret, signed, "sha256"), view[-TAG_SIZE:]):
         raise InvalidEntry("HMAC signature mismatch")
-    return header, view[PAYLOAD_OFFSET:]
+    return header, signed[PAYLOAD_OFFSET:]

@@ -61,7 +61,9 @@ def _read(path: Path) -> bytes:
     except OSError as error:
         if isinstance(error, FileNotFoundError):
             raise
-        raise CacheError(f"cannot open cache key file {path}: {error.strerror}; delete it to create a new key") from None
+        raise CacheError(
+            f"cannot open cache key file {path}: {error.strerror}; delete it to create a new key"
+        ) from None
 
     try:
         info = os.fstat(descriptor)

@@ -23,12 +23,14 @@ class PickleCacheSettings(BaseModel):
     max_size_mb: float = Field(
         default=512.0,
         gt=0,
-        description="Maximum total size of the entries in MiB; least recently used entries are evicted beyond it",
+        description="Maximum total size of the entries in MiB; "
+        "beyond it the least recently used entries are evicted",
     )
     default_ttl: float = Field(
         default=7 * 24 * 3600.0,
         ge=0,
-        description="Seconds an entry stays valid when the caller sets no TTL; 0 keeps it until evicted",
+        description="Seconds an entry stays valid when the caller sets no TTL; "
+        "0 keeps it until evicted",
     )
     lock_timeout: float = Field(
         default=10.0,

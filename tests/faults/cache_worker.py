@@ -4,7 +4,7 @@ Usage: python -m tests.faults.cache_worker MODE DIRECTORY SECRET_FILE SECONDS KE
 
 MODE is ``write``, ``read`` or ``mixed``. Every value carries a SHA-256 of
 its content, so a reader can tell a complete value from a damaged one. At
-the end the worker prints one JSON line of counters; it exits 1 when it saw
+the end the worker prints one JSON line of counters. It exits 1 when it saw
 a damaged value, a rejected entry or a key that vanished after being read.
 """
 
@@ -42,7 +42,12 @@ class _RejectionCounter(logging.Handler):
 
 def make_value(key: str, generation: int) -> dict:
     blob = random.randbytes(random.randint(MIN_SIZE, MAX_SIZE))
-    return {"key": key, "generation": generation, "blob": blob, "digest": _digest(key, generation, blob)}
+    return {
+        "key": key,
+        "generation": generation,
+        "blob": blob,
+        "digest": _digest(key, generation, blob),
+    }
 
 
 def is_complete(key: str, value: object) -> bool:
@@ -56,7 +61,15 @@ def _digest(key: str, generation: object, blob: bytes) -> str:
 
 
 def run(mode: str, cache: PickleCache, seconds: float, keys: list[str]) -> dict:
-    counters = {"pid": os.getpid(), "writes": 0, "reads": 0, "hits": 0, "misses": 0, "damaged": 0, "vanished": 0}
+    counters = {
+        "pid": os.getpid(),
+        "writes": 0,
+        "reads": 0,
+        "hits": 0,
+        "misses": 0,
+        "damaged": 0,
+        "vanished": 0,
+    }
     seen: set[str] = set()
     deadline = time.monotonic() + seconds
     generation = 0
@@ -84,7 +97,9 @@ def main(argv: list[str]) -> int:
     mode, directory, secret, seconds, *keys = argv
     rejections = _RejectionCounter()
     logging.getLogger("clstock_pickle").addHandler(rejections)
-    cache = PickleCache(Path(directory), Path(secret), max_size_bytes=1024 * MIB, default_ttl=0, lock_timeout=10)
+    cache = PickleCache(
+        Path(directory), Path(secret), max_size_bytes=1024 * MIB, default_ttl=0, lock_timeout=10
+    )
     print("started", flush=True)
 
     counters = run(mode, cache, float(seconds), keys)

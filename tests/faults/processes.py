@@ -39,7 +39,9 @@ def start_clstock(args: list[str], env: dict[str, str]) -> subprocess.Popen:
     )
 
 
-def run_clstock(args: list[str], env: dict[str, str], timeout: float = 120) -> subprocess.CompletedProcess:
+def run_clstock(
+    args: list[str], env: dict[str, str], timeout: float = 120
+) -> subprocess.CompletedProcess:
     return subprocess.run(
         [sys.executable, "-m", "clstock_core", *args],
         capture_output=True,

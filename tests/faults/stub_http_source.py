@@ -17,7 +17,12 @@ import pandas as pd
 import requests
 from pydantic import BaseModel, ConfigDict
 
-from clstock_core.errors import DataFetchError, NoDataError, SourceRateLimitedError, SourceUnavailableError
+from clstock_core.errors import (
+    DataFetchError,
+    NoDataError,
+    SourceRateLimitedError,
+    SourceUnavailableError,
+)
 from clstock_core.lifecycle.http import create_session
 from clstock_core.markers import hookimpl
 from clstock_core.models import StockInfo
@@ -53,7 +58,10 @@ class StubHttpSource:
         (self.marker_dir / "scratch").write_text(str(self.scratch), encoding="utf-8")
 
     def list_stocks(self) -> list[StockInfo]:
-        return [StockInfo(code=parse_symbol(s).code, symbol=parse_symbol(s).ticker, name=s) for s in self.settings.symbols]
+        return [
+            StockInfo(code=parse_symbol(s).code, symbol=parse_symbol(s).ticker, name=s)
+            for s in self.settings.symbols
+        ]
 
     def fetch(self, symbols, *, start=None, end=None) -> FetchResult:
         result = FetchResult()
@@ -61,7 +69,9 @@ class StubHttpSource:
             try:
                 response = self.session.get(f"{self.settings.base_url}/prices/{ticker}.csv")
             except requests.RequestException as error:
-                result.failures[ticker] = SourceUnavailableError(f"request for {ticker} failed: {error}")
+                result.failures[ticker] = SourceUnavailableError(
+                    f"request for {ticker} failed: {error}"
+                )
                 continue
 
             if response.status_code == 429:
@@ -71,11 +81,15 @@ class StubHttpSource:
                     result.failures[rest] = error
                 break
             if response.status_code >= 500:
-                result.failures[ticker] = SourceUnavailableError(f"HTTP {response.status_code} for {ticker}")
+                result.failures[ticker] = SourceUnavailableError(
+                    f"HTTP {response.status_code} for {ticker}"
+                )
             elif response.status_code == 404:
                 result.failures[ticker] = NoDataError(ticker, "HTTP 404")
             elif response.status_code != 200:
-                result.failures[ticker] = DataFetchError(f"HTTP {response.status_code} for {ticker}")
+                result.failures[ticker] = DataFetchError(
+                    f"HTTP {response.status_code} for {ticker}"
+                )
             else:
                 result.histories[ticker] = _parse(response.text)
         return result
@@ -92,4 +106,9 @@ def _parse(text: str) -> pd.DataFrame:
 
 @hookimpl
 def clstock_register_data_sources(register):
-    register("stub-http", StubHttpSource, settings=StubHttpSettings, description="CSV prices over HTTP (tests)")
+    register(
+        "stub-http",
+        StubHttpSource,
+        settings=StubHttpSettings,
+        description="CSV prices over HTTP (tests)",
+    )

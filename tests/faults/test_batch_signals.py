@@ -9,9 +9,9 @@ import signal
 from pathlib import Path
 
 import pytest
-
 from clstock_csv.source import CsvSource
 from clstock_pickle.entry import decode
+
 from tests.faults.processes import (
     REPO,
     app_temp_dir,
@@ -48,7 +48,11 @@ def test_sigint_during_recommend_on_real_data(tmp_path, real_data_dir):
     child = start_clstock(args, env)
     try:
         # Signal only once loading is under way, so the run has work to abandon.
-        wait_until(lambda: cache_dir.exists() and any(cache_dir.glob("*.entry")), 60, "the first batch is cached")
+        wait_until(
+            lambda: cache_dir.exists() and any(cache_dir.glob("*.entry")),
+            60,
+            "the first batch is cached",
+        )
         child.send_signal(signal.SIGINT)
         out, err = child.communicate(timeout=60)
     finally:
@@ -67,7 +71,10 @@ def test_sigint_during_recommend_on_real_data(tmp_path, real_data_dir):
     # The next run reads what the stopped one cached.
     universe = CsvSource(real_data_dir / "prices", real_data_dir / "symbols.csv").list_stocks()
     first = sorted(stock.symbol for stock in universe)[:3]
-    again = run_clstock(["--debug", *config, "recommend", "--format", "json", *(f"--symbol={t}" for t in first)], env)
+    again = run_clstock(
+        ["--debug", *config, "recommend", "--format", "json", *(f"--symbol={t}" for t in first)],
+        env,
+    )
     assert again.returncode == 0, again.stderr
     assert sorted(rec["symbol"] for rec in json.loads(again.stdout)["recommendations"]) == first
     assert "pickle cache: 3 hits, 0 misses" in again.stderr

@@ -14,9 +14,9 @@ import time
 from pathlib import Path
 
 import pytest
-
 from clstock_pickle.backend import MIB, PickleCache
 from clstock_pickle.entry import HEADER, key_digest
+
 from tests.faults.cache_worker import is_complete
 
 REPO = Path(__file__).resolve().parents[2]
@@ -34,8 +34,19 @@ def _env():
 
 def _start(mode, store, seconds, keys=KEYS):
     directory, secret = store
-    command = [sys.executable, "-m", "tests.faults.cache_worker", mode, str(directory), str(secret), str(seconds), *keys]
-    child = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=_env(), cwd=REPO)
+    command = [
+        sys.executable,
+        "-m",
+        "tests.faults.cache_worker",
+        mode,
+        str(directory),
+        str(secret),
+        str(seconds),
+        *keys,
+    ]
+    child = subprocess.Popen(
+        command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=_env(), cwd=REPO
+    )
     assert child.stdout.readline().strip() == "started"
     return child
 
@@ -77,7 +88,8 @@ def test_kill_9_writer_never_exposes_partial_entries(store):
 
     # The next run works on what the killed writers left behind.
     after = _finish(_start("mixed", store, 1.0))
-    assert after["writes"] > 0 and after["hits"] > 0
+    assert after["writes"] > 0
+    assert after["hits"] > 0
     assert after["rejected"] == 0
 
     cache = _open_cache(store)
@@ -156,7 +168,7 @@ def test_planted_pickle_is_rejected_unloaded(store, tmp_path, layout):
     data = evil
     if layout == "forged-header":
         header = HEADER.pack(b"CLSC", 1, 0, time.time(), 0.0, len(evil), key_digest(key))
-        data = header + os.urandom(32) + evil
+        data = header + evil + os.urandom(32)
     _entry_path(store, key).write_bytes(data)
 
     result, stderr = _probe(store, key)

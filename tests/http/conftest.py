@@ -99,7 +99,7 @@ def make_client(write_config: Callable[..., Path]) -> Iterator[Callable[..., Tes
         extra_plugins: tuple[tuple[str, object], ...] = (),
         environ: dict[str, str] | None = None,
         clock: Callable[[], float] | None = None,
-        now: Callable[[], dt.datetime] = lambda: TRADING_MORNING,
+        wall_clock: Callable[[], float] = TRADING_MORNING.timestamp,
         base_url: str = "http://testserver",
         client: tuple[str, int] = ("192.0.2.10", 50000),
         **api_options: Any,
@@ -109,7 +109,7 @@ def make_client(write_config: Callable[..., Path]) -> Iterator[Callable[..., Tes
             environ={**os.environ, **(environ or {})},
             extra_plugins=extra_plugins,
         )
-        options: dict[str, Any] = {"now": now, **api_options}
+        options: dict[str, Any] = {"wall_clock": wall_clock, **api_options}
         if clock is not None:
             options["clock"] = clock
         api = ClStockApi(application, **options)

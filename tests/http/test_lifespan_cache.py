@@ -162,7 +162,7 @@ def test_refresh_keeps_ranking_when_data_unchanged(make_client: Callable[..., Te
 
     clock.advance(61)
     client.get("/api/v1/recommendations", headers=READER)  # starts a background reload
-    _wait_until(lambda: client.app.state.ranking._snapshot.loaded_at == clock.now)
+    _wait_until(lambda: client.app.state.ranking.loaded_at == clock.now)
     again = client.get("/api/v1/recommendations", headers=READER).json()
 
     assert predictor.calls == 1
@@ -183,11 +183,15 @@ def test_refresh_recomputes_when_as_of_changes(
 
     clock.advance(61)
     stale = client.get("/api/v1/recommendations", headers=READER).json()["report"]["as_of"]
-    _wait_until(lambda: predictor.calls == 2)
-    after = client.get("/api/v1/recommendations", headers=READER).json()["report"]["as_of"]
+
+    def as_of_now() -> str:
+        return client.get("/api/v1/recommendations", headers=READER).json()["report"]["as_of"]
+
+    _wait_until(lambda: as_of_now() != before)
 
     assert stale == before
-    assert after > before
+    assert as_of_now() == "2024-02-28"
+    assert predictor.calls == 2
 
 
 def test_plugin_routes_are_mounted_and_documented(make_client: Callable[..., TestClient]) -> None:

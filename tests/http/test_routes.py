@@ -63,7 +63,7 @@ def test_market_status_in_trading_session(client: TestClient) -> None:
 
 def test_market_status_closed_on_holiday(make_client: Callable[..., TestClient]) -> None:
     culture_day = dt.datetime(2025, 11, 3, 2, 0, tzinfo=dt.UTC)
-    client = make_client(now=lambda: culture_day)
+    client = make_client(wall_clock=culture_day.timestamp)
 
     market = client.get("/api/v1/recommendations", headers=READER).json()["market"]
 
@@ -90,8 +90,13 @@ def test_duplicate_parameter_is_422(client: TestClient) -> None:
     assert response.json()["error"]["parameter"] == "top_n"
 
 
-def test_unknown_query_parameter_is_ignored(client: TestClient) -> None:
-    assert client.get("/api/v1/recommendations?monkey=1", headers=READER).status_code == 200
+def test_unknown_query_parameter_is_422(client: TestClient) -> None:
+    response = client.get("/api/v1/recommendations?monkey=1", headers=READER)
+
+    assert response.status_code == 422
+    error = response.json()["error"]
+    assert error["parameter"] == "monkey"
+    assert error["accepted"] == ["top_n"]
 
 
 @pytest.mark.parametrize("symbol", ["7203", "7203.T", "7203.t"])

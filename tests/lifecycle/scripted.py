@@ -22,13 +22,19 @@ class ScriptedSource:
     returns a dict of symbol to error for the symbols that fail, or raises.
     """
 
-    def __init__(self, script: Callable[[int, list[str]], dict] | None = None, symbols: Sequence[str] = SYMBOLS):
+    def __init__(
+        self,
+        script: Callable[[int, list[str]], dict] | None = None,
+        symbols: Sequence[str] = SYMBOLS,
+    ):
         self.script = script
         self.symbols = list(symbols)
         self.calls: list[list[str]] = []
 
     def list_stocks(self) -> list[StockInfo]:
-        return [StockInfo(code=s.split(".")[0], symbol=s, name=f"Company {s}") for s in self.symbols]
+        return [
+            StockInfo(code=s.split(".")[0], symbol=s, name=f"Company {s}") for s in self.symbols
+        ]
 
     def fetch(self, symbols, *, start=None, end=None) -> FetchResult:
         requested = list(symbols)
@@ -62,12 +68,16 @@ ENGINE_DEFAULTS = {
 }
 
 
-def scripted_app(tmp_path: Path, source: ScriptedSource, *, cache: str = "none", **engine: object) -> Application:
+def scripted_app(
+    tmp_path: Path, source: ScriptedSource, *, cache: str = "none", **engine: object
+) -> Application:
     """Build an application over ``source``; defaults: fast retries and one symbol per batch."""
     cache_table = ""
     if cache == "pickle":
         cache_table = f'[cache.pickle]\ndirectory = "{(tmp_path / "cache").as_posix()}"\n'
-    settings = "\n".join(f"{key} = {value!r}" for key, value in {**ENGINE_DEFAULTS, **engine}.items())
+    settings = "\n".join(
+        f"{key} = {value!r}" for key, value in {**ENGINE_DEFAULTS, **engine}.items()
+    )
     config = tmp_path / "scripted.toml"
     config.write_text(
         f"""

@@ -55,7 +55,11 @@ def test_only_failed_symbols_are_retried(tmp_path):
 
 def test_symbol_that_keeps_failing_is_skipped(tmp_path):
     def script(call, symbols):
-        return {"9984.T": SourceUnavailableError("HTTP 502 from upstream")} if "9984.T" in symbols else {}
+        return (
+            {"9984.T": SourceUnavailableError("HTTP 502 from upstream")}
+            if "9984.T" in symbols
+            else {}
+        )
 
     source = ScriptedSource(script)
     with scripted_app(tmp_path, source) as app:
@@ -80,7 +84,9 @@ def test_permanent_failure_is_not_retried(tmp_path):
 
 def test_short_retry_after_is_waited_for(tmp_path):
     def script(call, symbols):
-        return {symbols[0]: SourceRateLimitedError("HTTP 429", retry_after=0.2)} if call == 1 else {}
+        return (
+            {symbols[0]: SourceRateLimitedError("HTTP 429", retry_after=0.2)} if call == 1 else {}
+        )
 
     source = ScriptedSource(script)
     with scripted_app(tmp_path, source) as app:
@@ -107,7 +113,7 @@ def test_rate_limited_source_serves_stale_cache(tmp_path):
 
     source = ScriptedSource(script)
     # Another history length changes the exact-range cache key, so only the
-    # "last known" entries can answer.
+    # "last known" entries can serve the request.
     with scripted_app(tmp_path, source, cache="pickle", history_days=15000) as app:
         started = time.monotonic()
         report = app.engine.rank()

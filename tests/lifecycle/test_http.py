@@ -25,7 +25,9 @@ def _gaps(server):
 
 @pytest.mark.parametrize("status", [500, 502, 503, 504, 429])
 def test_get_retries_transient_status_then_succeeds(status):
-    with StubServer(lambda method, path, count: Reply(status) if count <= 2 else Reply(200, b"fine")) as server:
+    with StubServer(
+        lambda method, path, count: Reply(status) if count <= 2 else Reply(200, b"fine")
+    ) as server:
         with _session() as session:
             response = session.get(f"{server.url}/prices")
     assert response.status_code == 200
@@ -61,7 +63,9 @@ def test_retry_after_is_honoured():
 
 
 def test_long_retry_after_is_not_waited_for():
-    with StubServer(lambda method, path, count: Reply(429, headers={"Retry-After": "120"})) as server:
+    with StubServer(
+        lambda method, path, count: Reply(429, headers={"Retry-After": "120"})
+    ) as server:
         with _session(max_retry_after=5) as session:
             response = session.get(f"{server.url}/limited")
     assert response.status_code == 429
@@ -96,7 +100,9 @@ def test_post_is_not_retried_after_read_timeout():
 
 
 def test_default_read_timeout_applies_and_get_is_retried():
-    with StubServer(lambda method, path, count: Reply(200, delay=0.5) if count == 1 else Reply(200)) as server:
+    with StubServer(
+        lambda method, path, count: Reply(200, delay=0.5) if count == 1 else Reply(200)
+    ) as server:
         with _session(read_timeout=0.1) as session:
             response = session.get(f"{server.url}/slow")
     assert response.status_code == 200

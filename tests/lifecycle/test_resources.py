@@ -20,7 +20,9 @@ from clstock_core.lifecycle.resources import file_lock, managed_resource, networ
 def test_managed_resource_cleans_up_on_exit():
     shutdown = ShutdownManager()
     released = []
-    with managed_resource(lambda: "conn", released.append, shutdown=shutdown, name="conn") as resource:
+    with managed_resource(
+        lambda: "conn", released.append, shutdown=shutdown, name="conn"
+    ) as resource:
         assert resource == "conn"
         assert released == []
     assert released == ["conn"]
@@ -63,7 +65,10 @@ def test_cleanup_error_without_block_error_propagates():
     def cleanup(resource):
         raise OSError("close failed")
 
-    with pytest.raises(OSError, match="close failed"), managed_resource(lambda: 1, cleanup, shutdown=shutdown):
+    with (
+        pytest.raises(OSError, match="close failed"),
+        managed_resource(lambda: 1, cleanup, shutdown=shutdown),
+    ):
         pass
 
 
@@ -135,7 +140,9 @@ with file_lock(sys.argv[1], timeout=1.0):
 
 
 def _start_holder(path):
-    child = subprocess.Popen([sys.executable, "-c", HOLDER, str(path)], stdout=subprocess.PIPE, text=True)
+    child = subprocess.Popen(
+        [sys.executable, "-c", HOLDER, str(path)], stdout=subprocess.PIPE, text=True
+    )
     assert child.stdout.readline().strip() == "locked"
     return child
 

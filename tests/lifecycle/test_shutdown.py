@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import os
 import threading
 import time
 
@@ -137,7 +138,8 @@ class _Recorder:
             raise RuntimeError("hook failed")
 
 
-def test_app_close_order_components_hooks_tempfiles(offline_config):
+def test_app_close_order_components_hooks_tempfiles(offline_config, tmp_path, monkeypatch):
+    monkeypatch.setattr("tempfile.tempdir", str(tmp_path))
     calls = []
     app = Application(
         offline_config,
@@ -146,6 +148,7 @@ def test_app_close_order_components_hooks_tempfiles(offline_config):
     )
     app.component("predictors", "closable")
     temp = app.tempfiles.file()
+    assert temp.parent == tmp_path / f"clstock-{os.getuid()}"
     app.shutdown.register("programmatic", lambda: calls.append("programmatic"))
 
     app.close()

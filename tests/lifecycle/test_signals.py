@@ -134,7 +134,9 @@ def test_second_signal_exits_immediately(tmp_path):
             assert child.stdout.readline().strip() == "ready"
             child.send_signal(signal.SIGTERM)
             time.sleep(0.3)
-            assert child.poll() is None, "the first signal alone must not end a run whose handler hangs"
+            assert child.poll() is None, (
+                "the first signal alone must not end a run whose handler hangs"
+            )
             child.send_signal(signal.SIGINT)
             code = child.wait(timeout=10)
             stderr = child.stderr.read()

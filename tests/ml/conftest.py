@@ -5,12 +5,12 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-
-from clstock_core.prices import PricePanel, normalize_history
 from clstock_csv.source import CsvSource
 from clstock_ml.model_file import TrainedModel
 from clstock_ml.settings import MlSettings
 from clstock_ml.training import train_model
+
+from clstock_core.prices import PricePanel, normalize_history
 from tests.ml.synthetic import planted_panel
 
 
@@ -44,5 +44,7 @@ def real_panel(data_dir: Path, count: int) -> PricePanel:
     files = sorted((data_dir / "prices").glob("*.csv"))[:count]
     tickers = [path.name[: -len(".csv")] for path in files]
     result = CsvSource(data_dir / "prices").fetch(tickers)
-    histories = {ticker: normalize_history(frame, ticker) for ticker, frame in result.histories.items()}
+    histories = {
+        ticker: normalize_history(frame, ticker) for ticker, frame in result.histories.items()
+    }
     return PricePanel.from_histories(histories)

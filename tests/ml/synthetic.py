@@ -8,7 +8,9 @@ import pandas as pd
 from clstock_core.prices import PricePanel
 
 
-def planted_frame(symbols: int = 40, days: int = 520, *, seed: int = 0, start: str = "2019-01-04") -> pd.DataFrame:
+def planted_frame(
+    symbols: int = 40, days: int = 520, *, seed: int = 0, start: str = "2019-01-04"
+) -> pd.DataFrame:
     """A long OHLCV frame whose stocks keep their drift for 60-session blocks.
 
     Past returns therefore predict the next 20 sessions' relative return,

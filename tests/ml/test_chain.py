@@ -9,15 +9,15 @@ import logging
 import pandas as pd
 import pytest
 import skops.io
+from clstock_ml.features import FEATURE_NAMES
+from clstock_ml.model_file import save_model
+from clstock_ml.training import train_model
 
 from clstock_core.app import Application
 from clstock_core.errors import ShutdownRequested
 from clstock_core.markers import hookimpl
 from clstock_core.registry import NoSettings
 from clstock_core.roles import Prediction
-from clstock_ml.features import FEATURE_NAMES
-from clstock_ml.model_file import save_model
-from clstock_ml.training import train_model
 from tests.helpers import make_ohlcv, write_plain_csv
 from tests.ml.conftest import fast_settings
 from tests.ml.synthetic import planted_panel
@@ -114,7 +114,9 @@ def test_short_history_symbol_falls_back_alone(chain_config, price_dir, trained,
 
 def test_symbol_ml_cannot_serve_is_served_by_technical(chain_config, price_dir):
     # The model's own min_history (100) decides which symbols it can score.
-    model = train_model(planted_panel(symbols=10, days=300), fast_settings(validation_fraction=0, min_history=100))
+    model = train_model(
+        planted_panel(symbols=10, days=300), fast_settings(validation_fraction=0, min_history=100)
+    )
     save_model(model, model_path(chain_config))
     write_plain_csv(price_dir / "9984.T.csv", make_ohlcv(80, seed=5))
     report = rank(chain_config)
@@ -142,6 +144,15 @@ class MalformedPredictor:
         return Prediction(scores=pd.DataFrame({"value": [1.0]}, index=[panel.symbols[0]]))
 
 
+class TextScorePredictor:
+    name = "text"
+
+    def predict(self, panel):
+        return Prediction(
+            scores=pd.DataFrame({"score": ["high"] * len(panel)}, index=panel.symbols)
+        )
+
+
 class StoppingPredictor:
     name = "stopping"
 
@@ -155,6 +166,7 @@ class FaultyPlugin:
         register("broken", lambda settings, app: BrokenPredictor(), settings=NoSettings)
         register("malformed", lambda settings, app: MalformedPredictor(), settings=NoSettings)
         register("stopping", lambda settings, app: StoppingPredictor(), settings=NoSettings)
+        register("text", lambda settings, app: TextScorePredictor(), settings=NoSettings)
 
 
 def faulty_rank(config, use):
@@ -176,6 +188,15 @@ def test_malformed_prediction_falls_back(offline_config):
     assert {rec.predictor for rec in report.recommendations} == {"technical"}
     assert "malformed: invalid prediction" in report.recommendations[0].fallback_reason
     assert "'score' column" in report.recommendations[0].fallback_reason
+
+
+def test_non_numeric_scores_fall_back(offline_config):
+    report = faulty_rank(offline_config, '["text", "technical"]')
+    assert {rec.predictor for rec in report.recommendations} == {"technical"}
+    assert (
+        "text: invalid prediction: the 'score' column has dtype"
+        in report.recommendations[0].fallback_reason
+    )
 
 
 def test_stop_request_is_not_a_fallback(offline_config):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import math
 
@@ -12,6 +13,7 @@ from scipy.stats import spearmanr
 
 from clstock_core.errors import ClStockError, ShutdownRequested
 from clstock_core.evaluation import EvaluationSettings, evaluate
+from clstock_core.evaluation.baselines import MomentumPredictor, VolatilityPredictor
 from clstock_core.evaluation.metrics import (
     annualized_return,
     annualized_volatility,
@@ -23,6 +25,7 @@ from clstock_core.evaluation.portfolio import Holding, PriceGrid, simulate
 from clstock_core.evaluation.schedule import rebalance_dates, retrain_dates
 from clstock_core.prices import PricePanel
 from clstock_core.roles import Prediction
+from tests.ml.synthetic import planted_frame
 
 SETTINGS = EvaluationSettings(start=dt.date(2019, 9, 1), end=dt.date(2020, 10, 31), top=5)
 
@@ -35,7 +38,11 @@ def test_rebalance_on_last_session_of_month():
     dates = rebalance_dates(sessions, dt.date(2020, 1, 1), dt.date(2020, 12, 31), "monthly", 20)
     # June's last session has no 20 sessions after it.
     assert [d.date() for d in dates] == [
-        dt.date(2020, 1, 31), dt.date(2020, 2, 28), dt.date(2020, 3, 31), dt.date(2020, 4, 30), dt.date(2020, 5, 29),
+        dt.date(2020, 1, 31),
+        dt.date(2020, 2, 28),
+        dt.date(2020, 3, 31),
+        dt.date(2020, 4, 30),
+        dt.date(2020, 5, 29),
     ]
 
 
@@ -61,8 +68,17 @@ def grid_of(opens: dict[str, list[float]], closes: dict[str, list[float]]) -> Pr
     for symbol in opens:
         for day, (o, c) in enumerate(zip(opens[symbol], closes[symbol], strict=True)):
             if not math.isnan(o):
-                rows.append({"symbol": symbol, "date": sessions[day], "open": o, "high": max(o, c),
-                             "low": min(o, c), "close": c, "volume": 1000})
+                rows.append(
+                    {
+                        "symbol": symbol,
+                        "date": sessions[day],
+                        "open": o,
+                        "high": max(o, c),
+                        "low": min(o, c),
+                        "close": c,
+                        "volume": 1000,
+                    }
+                )
     return PriceGrid.from_panel(PricePanel.from_long(pd.DataFrame(rows)))
 
 
@@ -105,7 +121,9 @@ def test_missing_entry_bar_keeps_share_in_cash():
         {"A.T": [10, 12, 12, 12], "B.T": [20, nan, 22, 22]},
     )
     columns = grid.columns(["A.T", "B.T"])
-    path = simulate(grid, [Holding(entry=1, end=3, columns=columns, sell_at_open=False)], cost_rate=0.0)
+    path = simulate(
+        grid, [Holding(entry=1, end=3, columns=columns, sell_at_open=False)], cost_rate=0.0
+    )
     equity = (1 + path.daily_returns).cumprod()
     # Half in A (up 20%), half in cash.
     assert equity.iloc[-1] == pytest.approx(1.1)
@@ -172,7 +190,9 @@ class SpyPredictor:
 
     def predict(self, panel: PricePanel) -> Prediction:
         last_dates = panel.last_dates
-        self.calls.append((panel.as_of, panel.frame["date"].max(), set(last_dates), set(last_dates.unique())))
+        self.calls.append(
+            (panel.as_of, panel.frame["date"].max(), set(last_dates), set(last_dates.unique()))
+        )
         close = panel.frame.groupby("symbol")["close"].last()
         return Prediction(scores=pd.DataFrame({"score": close.rank(pct=True) * 100}))
 
@@ -198,7 +218,9 @@ class OraclePredictor:
 
     def predict(self, panel: PricePanel) -> Prediction:
         entry = self.grid.session_index(pd.Timestamp(panel.as_of)) + 1
-        forward = pd.Series(self.grid.forward_returns(entry, self.holding_days), index=self.grid.symbols)
+        forward = pd.Series(
+            self.grid.forward_returns(entry, self.holding_days), index=self.grid.symbols
+        )
         return Prediction(scores=pd.DataFrame({"score": forward.reindex(panel.symbols)}).dropna())
 
 
@@ -232,7 +254,7 @@ def test_oracle_gets_perfect_rank_ic(panel):
 def test_result_lists_baselines_and_periods(panel):
     result = evaluate(panel, [], SETTINGS)
     names = [s.name for s in result.strategies]
-    assert names == ["momentum_12_1", "random", "equal_weight_universe"]
+    assert names == ["momentum_12_1", "volatility_60", "random", "equal_weight_universe"]
     universe = result.strategies[-1]
     assert len(universe.periods) == len(result.rebalance_dates)
     assert all(p.eligible == len(panel) for p in universe.periods)
@@ -240,24 +262,30 @@ def test_result_lists_baselines_and_periods(panel):
     assert math.isnan(universe.metrics["rank_ic_mean"])
 
 
+def strategy(result, name):
+    return next(s for s in result.strategies if s.name == name)
+
+
 def test_random_baseline_is_seeded(panel):
-    first = evaluate(panel, [], SETTINGS).strategies[1]
-    second = evaluate(panel, [], SETTINGS).strategies[1]
-    other = evaluate(panel, [], EvaluationSettings(**{**SETTINGS.__dict__, "seed": 1})).strategies[1]
+    first = strategy(evaluate(panel, [], SETTINGS), "random")
+    second = strategy(evaluate(panel, [], SETTINGS), "random")
+    other = strategy(evaluate(panel, [], dataclasses.replace(SETTINGS, seed=1)), "random")
     assert [p.picks for p in first.periods] == [p.picks for p in second.periods]
     assert [p.picks for p in first.periods] != [p.picks for p in other.periods]
 
 
 def test_costs_lower_returns(panel):
-    free = evaluate(panel, [], EvaluationSettings(**{**SETTINGS.__dict__, "cost_bps": 0})).strategies[1]
-    costly = evaluate(panel, [], EvaluationSettings(**{**SETTINGS.__dict__, "cost_bps": 50})).strategies[1]
+    free = strategy(evaluate(panel, [], dataclasses.replace(SETTINGS, cost_bps=0)), "random")
+    costly = strategy(evaluate(panel, [], dataclasses.replace(SETTINGS, cost_bps=50)), "random")
     assert costly.metrics["annual_return"] < free.metrics["annual_return"]
     assert free.metrics["turnover"] == pytest.approx(costly.metrics["turnover"])
 
 
 def test_no_rebalance_date_is_an_error(panel):
     late = EvaluationSettings(start=dt.date(2030, 1, 1), end=dt.date(2030, 12, 31))
-    with pytest.raises(ClStockError, match="no monthly rebalance date between 2030-01-01 and 2030-12-31"):
+    with pytest.raises(
+        ClStockError, match="no monthly rebalance date between 2030-01-01 and 2030-12-31"
+    ):
         evaluate(panel, [], late)
 
 
@@ -267,3 +295,27 @@ def test_stop_check_interrupts(panel):
 
     with pytest.raises(ShutdownRequested):
         evaluate(panel, [], SETTINGS, check=stop)
+
+
+def test_volatility_baseline_ranks_volatile_first():
+    frame = planted_frame(symbols=3, days=100)
+    calm = frame["symbol"] == "1000.T"
+    base = frame.loc[calm, "close"].iloc[0]
+    for column in ("open", "high", "low", "close", "adj_close"):
+        frame.loc[calm, column] = base * (1 + 0.001 * np.sin(np.arange(calm.sum())))
+    prediction = VolatilityPredictor().predict(PricePanel.from_long(frame))
+    volatility = prediction.scores["volatility"]
+    assert volatility.idxmin() == "1000.T"
+    assert prediction.scores.loc["1000.T", "score"] == pytest.approx(100 / 3)
+
+
+def test_momentum_baseline_skips_last_month():
+    frame = planted_frame(symbols=2, days=260)
+    panel = PricePanel.from_long(frame)
+    prediction = MomentumPredictor().predict(panel)
+    history = panel.history("1000.T")["adj_close"]
+    expected = history.iloc[-21] / history.iloc[-251] - 1
+    assert prediction.scores.loc["1000.T", "momentum"] == pytest.approx(expected)
+    short = MomentumPredictor().predict(PricePanel.from_long(planted_frame(symbols=2, days=200)))
+    assert short.scores.empty
+    assert "needs 251 trading days" in short.failures["1000.T"]

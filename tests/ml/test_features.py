@@ -5,8 +5,6 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import pytest
-
-from clstock_core.prices import PricePanel
 from clstock_ml.dataset import DatasetSpec, build_dataset, time_split
 from clstock_ml.features import (
     FEATURE_NAMES,
@@ -18,6 +16,8 @@ from clstock_ml.features import (
     latest_features,
 )
 from clstock_technical.predictor import TechnicalPredictor, TechnicalSettings
+
+from clstock_core.prices import PricePanel
 from tests.ml.conftest import real_panel
 from tests.ml.synthetic import planted_frame
 
@@ -87,7 +87,9 @@ def test_technical_score_feature_matches_predictor(panel):
     latest = latest_features(panel)
     column = FEATURE_NAMES.index("technical_score")
     scores = TechnicalPredictor(TechnicalSettings()).predict(panel).scores["score"]
-    np.testing.assert_allclose(latest.values[:, column], scores.loc[latest.symbols].to_numpy(), atol=1e-3)
+    np.testing.assert_allclose(
+        latest.values[:, column], scores.loc[latest.symbols].to_numpy(), atol=1e-3
+    )
 
 
 def test_targets_end_before_panel_end(panel):
@@ -100,7 +102,9 @@ def test_targets_end_before_panel_end(panel):
 
 
 def test_raw_target_is_next_open_to_close(panel):
-    dataset = build_dataset(panel, DatasetSpec(horizon=20, min_history=60, target="raw", target_clip=10))
+    dataset = build_dataset(
+        panel, DatasetSpec(horizon=20, min_history=60, target="raw", target_clip=10)
+    )
     row = 123
     symbol, date = dataset.symbols[row], pd.Timestamp(dataset.dates[row])
     history = panel.history(symbol)
@@ -112,7 +116,9 @@ def test_raw_target_is_next_open_to_close(panel):
 
 
 def test_excess_target_is_demeaned_per_date(panel):
-    dataset = build_dataset(panel, DatasetSpec(horizon=20, min_history=60, target="excess", target_clip=10))
+    dataset = build_dataset(
+        panel, DatasetSpec(horizon=20, min_history=60, target="excess", target_clip=10)
+    )
     means = pd.Series(dataset.target).groupby(dataset.dates).mean()
     assert means.abs().max() < 1e-6
 
@@ -132,5 +138,7 @@ def test_time_split_leaves_gap_before_validation(panel):
     training, validation = time_split(dataset, 0.2, gap_days=20)
     dates = np.unique(dataset.dates)
     assert training.dates.max() < validation.dates.min()
-    gap = np.searchsorted(dates, validation.dates.min()) - np.searchsorted(dates, training.dates.max())
+    gap = np.searchsorted(dates, validation.dates.min()) - np.searchsorted(
+        dates, training.dates.max()
+    )
     assert gap == 21

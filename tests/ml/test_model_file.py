@@ -7,9 +7,8 @@ import json
 
 import numpy as np
 import pytest
-import skops.io
 import sklearn
-
+import skops.io
 from clstock_ml.features import FEATURE_NAMES
 from clstock_ml.model_file import (
     FORMAT_VERSION,
@@ -19,6 +18,7 @@ from clstock_ml.model_file import (
     save_model,
 )
 from clstock_ml.training import train_model
+
 from tests.ml.conftest import fast_settings
 
 HINT = "retrain it with 'clstock train'"

@@ -5,14 +5,14 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import pytest
-
-from clstock_core.errors import PredictionError
-from clstock_core.roles import Predictor, TrainablePredictor
 from clstock_ml.model_file import save_model
 from clstock_ml.predictor import MlPredictor
+
+from clstock_core.errors import PredictionError
+from clstock_core.prices import PricePanel
+from clstock_core.roles import Predictor, TrainablePredictor
 from tests.ml.conftest import fast_settings
 from tests.ml.synthetic import planted_frame
-from clstock_core.prices import PricePanel
 
 HINT = "retrain it with 'clstock train'"
 
@@ -50,7 +50,9 @@ def test_short_history_is_a_symbol_failure(trained):
     frame = planted_frame(symbols=5, days=400)
     short = frame["symbol"] == "1004.T"
     frame = frame[~short | (frame["date"] >= frame["date"].unique()[350])]
-    prediction = MlPredictor(fast_settings(), hint=HINT, model=trained).predict(PricePanel.from_long(frame))
+    prediction = MlPredictor(fast_settings(), hint=HINT, model=trained).predict(
+        PricePanel.from_long(frame)
+    )
 
     assert "1004.T" not in prediction.scores.index
     assert prediction.failures["1004.T"] == (
@@ -66,7 +68,9 @@ def test_empty_panel_gives_empty_scores(trained):
 
 def test_missing_model_raises_prediction_error(tmp_path, panel):
     predictor = MlPredictor(fast_settings(tmp_path / "absent.skops"), hint=HINT)
-    with pytest.raises(PredictionError, match="no trained model at .*absent.skops; retrain it with 'clstock train'"):
+    with pytest.raises(
+        PredictionError, match="no trained model at .*absent.skops; retrain it with 'clstock train'"
+    ):
         predictor.predict(panel)
 
 
@@ -76,7 +80,9 @@ def test_model_file_is_reloaded_when_replaced(tmp_path, panel, trained):
     predictor = MlPredictor(fast_settings(path), hint=HINT)
     first = predictor.predict(panel).scores
 
-    other = MlPredictor(fast_settings(), hint=HINT).trained_on(panel.until(pd.Timestamp("2020-06-30")))
+    other = MlPredictor(fast_settings(), hint=HINT).trained_on(
+        panel.until(pd.Timestamp("2020-06-30"))
+    )
     save_model(other.model(), path)
     second = predictor.predict(panel).scores
     assert not np.allclose(first["expected_return"], second["expected_return"])
@@ -92,7 +98,9 @@ def test_horizon_mismatch_is_rejected(tmp_path, panel, trained):
 
 def test_trained_on_uses_only_given_panel(panel):
     cut = pd.Timestamp("2020-06-30")
-    predictor = MlPredictor(fast_settings(train_end="2020-12-31"), hint=HINT).trained_on(panel.until(cut))
+    predictor = MlPredictor(fast_settings(train_end="2020-12-31"), hint=HINT).trained_on(
+        panel.until(cut)
+    )
     metadata = predictor.model().metadata
     assert metadata.train_end < cut.date()
     assert metadata.validation is None

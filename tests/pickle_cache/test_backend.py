@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hmac
 import logging
 import os
 import pickle
@@ -12,12 +13,12 @@ import time
 import numpy as np
 import pandas as pd
 import pytest
+from clstock_pickle.backend import PickleCache
+from clstock_pickle.entry import HEADER, OVERHEAD, TAG_SIZE, encode, key_digest
+from clstock_pickle.secret import load_or_create_secret
 
 from clstock_core.app import Application
 from clstock_core.roles import CacheBackend
-from clstock_pickle.backend import PickleCache
-from clstock_pickle.entry import HEADER, PAYLOAD_OFFSET, encode, key_digest
-from clstock_pickle.secret import load_or_create_secret
 from tests.helpers import make_ohlcv
 
 
@@ -52,7 +53,9 @@ def test_follows_cache_backend_protocol(cache):
     assert isinstance(cache, CacheBackend)
 
 
-@pytest.mark.parametrize("key", ["", "a/b/../../etc/passwd", "キャッシュ", "x" * 5000, "nul\x00byte"])
+@pytest.mark.parametrize(
+    "key", ["", "a/b/../../etc/passwd", "キャッシュ", "x" * 5000, "nul\x00byte"]
+)
 def test_any_key_maps_to_a_safe_file_name(cache, key):
     cache.set(key, {"key": key})
     assert cache.get(key) == {"key": key}
@@ -148,6 +151,18 @@ def test_prune_removes_expired_malformed_and_leftovers(cache):
     assert unrelated.exists()
 
 
+def test_first_write_removes_dead_writers_temp_files(cache):
+    dead_temp = cache.directory / ".tmp-999999999-leftover"
+    dead_temp.write_bytes(b"partial")
+    live_temp = cache.directory / f".tmp-{os.getppid()}-inflight"
+    live_temp.write_bytes(b"being written")
+
+    cache.set("k", 1)
+
+    assert not dead_temp.exists()
+    assert live_temp.exists()
+
+
 def test_lru_eviction_keeps_recently_used(make_cache):
     cache = make_cache(max_size_bytes=50_000)
     blob = b"z" * 9_000
@@ -198,8 +213,10 @@ def _plant(cache, key, data):
 
 def _valid_bytes(cache, key, value, secret=None):
     payload = pickle.dumps(value, protocol=5)
-    header, tag = encode(secret or cache._secret, key_digest(key), payload, created=time.time(), expires=0.0)
-    return header + tag + payload
+    header, tag = encode(
+        secret or cache._secret, key_digest(key), payload, created=time.time(), expires=0.0
+    )
+    return header + payload + tag
 
 
 @pytest.mark.parametrize(
@@ -209,8 +226,14 @@ def _valid_bytes(cache, key, value, secret=None):
         pytest.param(lambda data: data[: len(data) // 2], id="half"),
         pytest.param(lambda data: data[:50], id="inside-header"),
         pytest.param(lambda data: data + b"extra", id="trailing-bytes"),
-        pytest.param(lambda data: data[:-1] + bytes([data[-1] ^ 1]), id="payload-bit-flip"),
-        pytest.param(lambda data: data[:20] + bytes([data[20] ^ 1]) + data[21:], id="expiry-changed"),
+        pytest.param(lambda data: data[:-1] + bytes([data[-1] ^ 1]), id="tag-bit-flip"),
+        pytest.param(
+            lambda data: data[:100] + bytes([data[100] ^ 1]) + data[101:], id="payload-bit-flip"
+        ),
+        pytest.param(lambda data: data[:-TAG_SIZE], id="tag-missing"),
+        pytest.param(
+            lambda data: data[:20] + bytes([data[20] ^ 1]) + data[21:], id="expiry-changed"
+        ),
         pytest.param(lambda data: b"XXXX" + data[4:], id="bad-magic"),
         pytest.param(lambda data: data[:4] + b"\x02\x00" + data[6:], id="future-version"),
     ],
@@ -255,7 +278,7 @@ def test_malicious_pickle_is_never_loaded(cache, tmp_path):
 
     _plant(cache, "raw", evil)
     payload_header = HEADER.pack(b"CLSC", 1, 0, time.time(), 0.0, len(evil), key_digest("signed"))
-    _plant(cache, "signed", payload_header + b"\x00" * 32 + evil)
+    _plant(cache, "signed", payload_header + evil + b"\x00" * 32)
 
     assert cache.get("raw") is None
     assert cache.get("signed") is None
@@ -265,7 +288,7 @@ def test_malicious_pickle_is_never_loaded(cache, tmp_path):
 def test_entry_that_cannot_be_unpickled_is_removed(cache, caplog):
     payload = pickle.dumps(make_ohlcv(5), protocol=5).replace(b"pandas", b"pandaz")
     header, tag = encode(cache._secret, key_digest("k"), payload, created=time.time(), expires=0.0)
-    path = _plant(cache, "k", header + tag + payload)
+    path = _plant(cache, "k", header + payload + tag)
     with caplog.at_level(logging.WARNING):
         assert cache.get("k") is None
     assert not path.exists()
@@ -297,7 +320,10 @@ def test_secret_of_wrong_size_disables_cache(tmp_path):
 def test_secret_created_once_under_concurrency(tmp_path):
     path = tmp_path / "data" / "key"
     results = []
-    threads = [threading.Thread(target=lambda: results.append(load_or_create_secret(path))) for _ in range(8)]
+    threads = [
+        threading.Thread(target=lambda: results.append(load_or_create_secret(path)))
+        for _ in range(8)
+    ]
     for thread in threads:
         thread.start()
     for thread in threads:
@@ -334,15 +360,21 @@ def test_entry_layout_matches_documented_header(cache):
     magic, version, reserved, created, expires, size, digest = HEADER.unpack_from(data)
     assert (magic, version, reserved) == (b"CLSC", 1, 0)
     assert 99 <= expires - created <= 101
-    assert size == len(data) - PAYLOAD_OFFSET
+    assert size == len(data) - OVERHEAD
     assert digest == key_digest("k")
+    assert pickle.loads(data[HEADER.size : -TAG_SIZE]) == "v"
+    assert (
+        hmac.digest(cache.secret_path.read_bytes(), data[:-TAG_SIZE], "sha256") == data[-TAG_SIZE:]
+    )
 
 
 def test_default_locations_follow_platformdirs(tmp_path, offline_config, monkeypatch):
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg-cache"))
     monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "xdg-data"))
     config = tmp_path / "pickle.toml"
-    config.write_text(offline_config.read_text().replace('use = "none"', 'use = "pickle"'), encoding="utf-8")
+    config.write_text(
+        offline_config.read_text().replace('use = "none"', 'use = "pickle"'), encoding="utf-8"
+    )
     with Application(config, environ={}) as app:
         cache = app.component("cache")
     assert cache.directory == tmp_path / "xdg-cache" / "clstock" / "pickle"
@@ -351,14 +383,18 @@ def test_default_locations_follow_platformdirs(tmp_path, offline_config, monkeyp
 
 def test_engine_uses_cache_across_runs(tmp_path, offline_config):
     config = tmp_path / "pickle.toml"
-    text = offline_config.read_text().replace('use = "none"', f'use = "pickle"\n[cache.pickle]\ndirectory = "{tmp_path / "c"}"')
+    text = offline_config.read_text().replace(
+        'use = "none"', f'use = "pickle"\n[cache.pickle]\ndirectory = "{tmp_path / "c"}"'
+    )
     config.write_text(text, encoding="utf-8")
     with Application(config, environ={}) as app:
         first = app.engine.rank()
         cache = app.component("cache")
-        assert cache.misses > 0 and cache.hits == 0
+        assert cache.misses == 6
+        assert cache.hits == 0
     with Application(config, environ={}) as app:
         second = app.engine.rank()
         cache = app.component("cache")
-        assert cache.hits == 6 and cache.misses == 0
+        assert cache.hits == 6
+        assert cache.misses == 0
     assert [r.symbol for r in first.recommendations] == [r.symbol for r in second.recommendations]

@@ -15,7 +15,8 @@ from clstock_core.cli.main import main
 def pickle_config(tmp_path, offline_config):
     config = tmp_path / "pickle.toml"
     text = offline_config.read_text().replace(
-        'use = "none"', f'use = "pickle"\n[cache.pickle]\ndirectory = "{(tmp_path / "cache").as_posix()}"'
+        'use = "none"',
+        f'use = "pickle"\n[cache.pickle]\ndirectory = "{(tmp_path / "cache").as_posix()}"',
     )
     config.write_text(text, encoding="utf-8")
     return config
@@ -79,7 +80,9 @@ def test_backend_without_stats_is_an_error(capsys, tmp_path, offline_config, mon
 
     monkeypatch.delattr(backend.PickleCache, "stats")
     config = tmp_path / "pickle.toml"
-    config.write_text(offline_config.read_text().replace('use = "none"', 'use = "pickle"'), encoding="utf-8")
+    config.write_text(
+        offline_config.read_text().replace('use = "none"', 'use = "pickle"'), encoding="utf-8"
+    )
     code, _, err = run(capsys, "--config", str(config), "cache", "stats")
     assert code == 1
     assert "cache backend 'pickle' does not support 'stats'" in err

@@ -81,6 +81,52 @@ def test_layout_loads_same_bars(tmp_path, rows, layout):
     assert history["volume"].tolist() == rows["volume"].tolist()
 
 
+def write_download_csv(path: Path, frames: dict[str, pd.DataFrame], group_by: str) -> None:
+    """What ``yfinance.download([...], group_by=...).to_csv()`` writes for several tickers."""
+    names = {"open": "Open", "high": "High", "low": "Low", "close": "Close", "volume": "Volume"}
+    parts = {
+        ticker: frame.drop(columns="adj_close").rename(columns=names)
+        for ticker, frame in frames.items()
+    }
+    wide = pd.concat(parts, axis=1, names=["Ticker", "Price"])
+    if group_by == "column":
+        wide = wide.swaplevel(0, 1, axis=1).sort_index(axis=1, level=0)
+    wide.index = wide.index.rename("Date")
+    wide.to_csv(path)
+
+
+@pytest.mark.parametrize("group_by", ["column", "ticker"])
+def test_multi_ticker_file_reads_own_columns(tmp_path, group_by):
+    frames = {"7203.T": make_ohlcv(10, seed=1), "6758.T": make_ohlcv(10, seed=2)}
+    write_download_csv(tmp_path / "6758.T.csv", frames, group_by)
+
+    history = load(tmp_path, "6758")
+
+    assert history["close"].to_numpy() == pytest.approx(frames["6758.T"]["close"].to_numpy())
+    assert history["volume"].tolist() == frames["6758.T"]["volume"].tolist()
+
+
+def test_multi_ticker_file_without_own_columns(tmp_path):
+    frames = {"7203.T": make_ohlcv(10, seed=1), "6758.T": make_ohlcv(10, seed=2)}
+    write_download_csv(tmp_path / "9984.T.csv", frames, "column")
+
+    result = CsvSource(tmp_path).fetch(["9984"])
+
+    error = result.failures["9984.T"]
+    assert type(error) is NoDataError
+    assert "6758.T, 7203.T but none of 9984.T" in str(error)
+
+
+def test_other_single_ticker_warns(tmp_path, rows, caplog):
+    write_yfinance_csv(tmp_path / "7203.T.csv", rows, "6758.T")
+
+    with caplog.at_level(logging.WARNING, logger="clstock_csv"):
+        history = load(tmp_path, "7203")
+
+    assert len(history) == len(rows)
+    assert "names ticker 6758.T" in caplog.text
+
+
 def test_three_header_file_shape(tmp_path, rows):
     write_yfinance_csv(tmp_path / "7203.T.csv", rows, "7203.T")
 
