@@ -164,7 +164,12 @@ class Principal:
 
 @runtime_checkable
 class AuthProvider(Protocol):
-    """Authenticates HTTP requests."""
+    """Authenticates HTTP requests.
+
+    Optional attribute: ``loopback_only: bool``, true when the provider
+    accepts well-known credentials (a development profile); the HTTP
+    front-end then serves loopback addresses only.
+    """
 
     def authenticate(self, authorization: bytes | None) -> Principal:
         """Return the caller for the raw ``Authorization`` header value.
@@ -192,7 +197,11 @@ class RateLimitDecision:
 
 @runtime_checkable
 class RateLimiter(Protocol):
-    """Counts requests per route and client identity."""
+    """Counts requests per route and client identity.
+
+    Optional attribute: ``per_process: bool``, true when the counts live in
+    one process's memory, so that each server worker counts on its own.
+    """
 
     def hit(self, route: str, identity: str) -> RateLimitDecision | None:
         """Record one request; return None when ``route`` has no limit."""
