@@ -6,7 +6,7 @@ default HTTP implementation), each in its own process on 127.0.0.1:
 
 - ``clstock``: ``GET /api/v1/recommendations`` of the real API (API-key auth,
   the ``limiter`` rate limiter with limits raised so the run is never
-  throttled, security headers, request ids), answered from its cache;
+  throttled, security headers, request ids), served from its cache;
 - ``starlette``: a bare Starlette route returning the same JSON bytes;
 - ``fastapi``: FastAPI with ``HTTPBearer``, a SHA-256 key check and a
   ``slowapi`` limit (limits raised the same way), returning the same bytes.
@@ -65,9 +65,9 @@ UVICORN_OPTIONS: dict[str, Any] = {
 
 def serve_clstock(port: int, workdir: Path) -> None:
     import uvicorn
+    from clstock_http.asgi import ClStockApi
 
     from clstock_core.app import Application
-    from clstock_http.asgi import ClStockApi
 
     api = ClStockApi(Application(workdir / "clstock.toml"))
     uvicorn.run(api, port=port, **UVICORN_OPTIONS)
@@ -108,7 +108,8 @@ def serve_fastapi(port: int, workdir: Path) -> None:
     @app.get(PATH)
     @limiter.limit("100000000/minute")
     async def recommendations(
-        request: Request, credentials: HTTPAuthorizationCredentials = Depends(bearer)  # noqa: B008
+        request: Request,
+        credentials: HTTPAuthorizationCredentials = Depends(bearer),  # noqa: B008
     ) -> Response:
         digest = hashlib.sha256(credentials.credentials.encode()).digest()
         if not hmac.compare_digest(digest, expected):
@@ -134,7 +135,9 @@ def write_fixture(workdir: Path, stocks: int) -> None:
     lines = ["code,symbol,name"]
     for index in range(stocks):
         code = str(1301 + index * 7)
-        write_plain_csv(prices / f"{code}.T.csv", make_ohlcv(400, seed=index, drift=(index % 7 - 3) / 2000))
+        write_plain_csv(
+            prices / f"{code}.T.csv", make_ohlcv(400, seed=index, drift=(index % 7 - 3) / 2000)
+        )
         lines.append(f"{code},{code}.T,Company {index}")
     (workdir / "symbols.csv").write_text("\n".join(lines) + "\n", encoding="utf-8")
 
@@ -149,7 +152,7 @@ def write_fixture(workdir: Path, stocks: int) -> None:
 use = "csv"
 [data_source.csv]
 directory = "{prices.as_posix()}"
-universe_file = "{(workdir / 'symbols.csv').as_posix()}"
+universe_file = "{(workdir / "symbols.csv").as_posix()}"
 [cache]
 use = "none"
 [engine]
@@ -188,7 +191,16 @@ class Running:
 
 def start(name: str, workdir: Path, cpu: int | None) -> Running:
     port = free_port()
-    command = [sys.executable, __file__, "--serve", name, "--port", str(port), "--workdir", str(workdir)]
+    command = [
+        sys.executable,
+        __file__,
+        "--serve",
+        name,
+        "--port",
+        str(port),
+        "--workdir",
+        str(workdir),
+    ]
     if cpu is not None:
         command = ["taskset", "-c", str(cpu), *command]
     process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
@@ -199,7 +211,11 @@ def start(name: str, workdir: Path, cpu: int | None) -> Running:
             error = process.stderr.read().decode(errors="replace") if process.stderr else ""
             raise SystemExit(f"{name} server exited with {process.returncode}:\n{error}")
         try:
-            response = httpx.get(f"http://127.0.0.1:{port}{PATH}", headers={"Authorization": f"Bearer {KEY}"}, timeout=60)
+            response = httpx.get(
+                f"http://127.0.0.1:{port}{PATH}",
+                headers={"Authorization": f"Bearer {KEY}"},
+                timeout=60,
+            )
             if response.status_code == 200:
                 return running
         except httpx.TransportError:
@@ -260,7 +276,9 @@ def run_wrk(port: int, pid: int, args: argparse.Namespace) -> Result:
     if args.wrk_cpu is not None:
         command = ["taskset", "-c", str(args.wrk_cpu), *command]
     cpu_before = cpu_seconds(pid)
-    output = subprocess.run(command, capture_output=True, text=True, check=True, timeout=args.duration + 60).stdout
+    output = subprocess.run(
+        command, capture_output=True, text=True, check=True, timeout=args.duration + 60
+    ).stdout
     cpu_used = cpu_seconds(pid) - cpu_before
 
     if "Non-2xx or 3xx responses" in output or "Socket errors" in output:
@@ -293,7 +311,9 @@ def benchmark(args: argparse.Namespace) -> None:
         write_fixture(workdir, args.stocks)
 
         clstock = start("clstock", workdir, args.server_cpu)
-        body = httpx.get(f"http://127.0.0.1:{clstock.port}{PATH}", headers={"Authorization": f"Bearer {KEY}"}).content
+        body = httpx.get(
+            f"http://127.0.0.1:{clstock.port}{PATH}", headers={"Authorization": f"Bearer {KEY}"}
+        ).content
         (workdir / "body.json").write_bytes(body)
         servers = {"clstock": clstock}
         try:
@@ -326,7 +346,8 @@ def report(samples: dict[str, Samples], size: int, args: argparse.Namespace) -> 
     over_fast = ours.rps / fast.rps
     print()
     print(
-        f"{platform.system()} {platform.machine()}, {os.cpu_count()} CPUs, Python {platform.python_version()}; "
+        f"{platform.system()} {platform.machine()}, {os.cpu_count()} CPUs, "
+        f"Python {platform.python_version()}; "
         f"wrk -t{args.threads} -c{args.connections} -d{args.duration}s, {args.rounds} rounds, "
         f"body {size} bytes"
     )
@@ -357,7 +378,9 @@ def main() -> None:
     parser.add_argument("--connections", type=int, default=32, help="Open connections of wrk.")
     parser.add_argument("--threads", type=int, default=1, help="Threads of wrk.")
     parser.add_argument("--stocks", type=int, default=50, help="Synthetic stocks in the universe.")
-    parser.add_argument("--server-cpu", type=int, default=None, help="Pin the servers to this CPU (taskset).")
+    parser.add_argument(
+        "--server-cpu", type=int, default=None, help="Pin the servers to this CPU (taskset)."
+    )
     parser.add_argument("--wrk-cpu", type=int, default=None, help="Pin wrk to this CPU (taskset).")
     parser.add_argument("--serve", choices=SERVERS, help=argparse.SUPPRESS)
     parser.add_argument("--port", type=int, help=argparse.SUPPRESS)

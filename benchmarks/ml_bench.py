@@ -2,20 +2,22 @@
 
 Measures, on the data named by ``CLSTOCK_DATA_DIR``:
 
-- ``train``: the 2,452-stock ``universe-daily.parquet`` read with pandas,
-  normalized (``PricePanel.from_long``) and trained on with the default
-  ``[predictors.ml]`` settings (1,500,000-row subsample, 15 % time-ordered
-  holdout, then a refit on all sampled rows), then saved with skops. It
-  also times scoring the whole universe with the trained model.
-- ``evaluate``: ``clstock evaluate`` over the 250-stock ``prices/``
-  directory loaded through the ``csv`` source of ``examples/tse-offline.toml``,
-  2016-01-01 to 2024-06-28, monthly rebalance, yearly retraining, predictors
+- ``train``: the command ``CLSTOCK_DATA_SOURCE__USE=parquet clstock --config
+  examples/tse-ml.toml train``, which reads the 2,452-stock
+  ``universe-daily.parquet`` through the parquet source and trains with the
+  default ``[predictors.ml]`` settings (1,500,000-row subsample, 15 %
+  time-ordered holdout, then a refit on all sampled rows). It then times
+  scoring the whole universe with the saved model, in this process.
+- ``evaluate``: the command ``clstock --config examples/tse-ml.toml evaluate
+  --start 2016-01-01 --end 2024-06-28`` over the 250-stock ``prices/``
+  directory (csv source): monthly rebalance, yearly retraining, predictors
   ml and technical plus the baselines.
 - ``features``: the vectorized feature computation over the 250 stocks,
   side by side with computing it one symbol at a time (3 runs each).
 
-Each scenario runs in its own process, so its peak RSS (``ru_maxrss``) is
-its own. The heavy scenarios run once: they take minutes on 2 cores.
+Each scenario runs in its own process, and each command in a child of it,
+so a peak RSS (``ru_maxrss``) is that of the command alone. The heavy
+scenarios run once: they take minutes on 2 cores.
 
     CLSTOCK_DATA_DIR=/path/to/tse .venv/bin/python benchmarks/ml_bench.py [train|evaluate|features]
 """
@@ -23,7 +25,6 @@ its own. The heavy scenarios run once: they take minutes on 2 cores.
 from __future__ import annotations
 
 import argparse
-import datetime as dt
 import json
 import os
 import platform
@@ -38,7 +39,7 @@ from typing import Any
 
 REPO = Path(__file__).resolve().parents[1]
 DATA_DIR_ENV = "CLSTOCK_DATA_DIR"
-CONFIG = REPO / "examples" / "tse-offline.toml"
+CONFIG = REPO / "examples" / "tse-ml.toml"
 SCENARIOS = ("train", "evaluate", "features")
 
 #: Goals on a 2-core machine: seconds and peak resident memory in MB.
@@ -57,40 +58,42 @@ def _data_dir() -> Path:
     return Path(value)
 
 
+def _run_cli(arguments: list[str], environ: dict[str, str]) -> dict[str, Any]:
+    """Run ``clstock`` with ``arguments`` and return its wall time, peak RSS and output."""
+    command = [str(Path(sys.executable).parent / "clstock"), "--config", str(CONFIG), *arguments]
+    started = time.perf_counter()
+    completed = subprocess.run(
+        command, capture_output=True, text=True, env={**os.environ, **environ}, check=False
+    )
+    seconds = time.perf_counter() - started
+    if completed.returncode != 0:
+        sys.exit(f"{' '.join(command)} failed ({completed.returncode}):\n{completed.stderr}")
+    # The only child of this process so far, so its peak is the command's.
+    peak = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
+    return {
+        "seconds": seconds,
+        "peak_rss_mb": peak,
+        "stdout": completed.stdout,
+        "stderr": completed.stderr,
+    }
+
+
 def run_train() -> dict[str, Any]:
     import pandas as pd
-    from clstock_ml.model_file import save_model
+    from clstock_ml.model_file import load_model
     from clstock_ml.predictor import MlPredictor
     from clstock_ml.settings import MlSettings
-    from clstock_ml.training import train_model
 
     from clstock_core.prices import PricePanel
 
-    stages: dict[str, float] = {}
-    started = time.perf_counter()
-
-    frame = pd.read_parquet(_data_dir() / "universe-daily.parquet")
-    stages["read_parquet"] = time.perf_counter() - started
-    raw_rows = len(frame)
-
-    mark = time.perf_counter()
-    panel = PricePanel.from_long(frame)
-    del frame
-    stages["normalize"] = time.perf_counter() - mark
-
     with tempfile.TemporaryDirectory() as directory:
-        settings = MlSettings(model_path=Path(directory) / "model.skops")
-        mark = time.perf_counter()
-        model = train_model(panel, settings)
-        stages["train"] = time.perf_counter() - mark
+        path = Path(directory) / "model.skops"
+        run = _run_cli(["train", "--output", str(path)], {"CLSTOCK_DATA_SOURCE__USE": "parquet"})
+        model = load_model(path, hint="")
+        model_bytes = path.stat().st_size
 
-        mark = time.perf_counter()
-        save_model(model, settings.resolved_model_path())
-        stages["save"] = time.perf_counter() - mark
-        model_bytes = settings.resolved_model_path().stat().st_size
-    total = time.perf_counter() - started
-
-    predictor = MlPredictor(settings, hint="", model=model)
+    panel = PricePanel.from_long(pd.read_parquet(_data_dir() / "universe-daily.parquet"))
+    predictor = MlPredictor(MlSettings(), hint="", model=model)
     scoring = []
     for _ in range(3):
         mark = time.perf_counter()
@@ -99,48 +102,35 @@ def run_train() -> dict[str, Any]:
 
     metadata = model.metadata
     return {
-        "raw_rows": raw_rows,
-        "bars": len(panel.frame),
-        "symbols": len(panel),
+        "command": "CLSTOCK_DATA_SOURCE__USE=parquet clstock --config examples/tse-ml.toml train",
+        "seconds": run["seconds"],
+        "peak_rss_mb": run["peak_rss_mb"],
+        "stages": run["stderr"].splitlines(),
+        "summary": run["stdout"].splitlines(),
+        "symbols": metadata.symbols,
         "training_rows": metadata.training_rows,
-        "stages_s": stages,
-        "total_s": total,
-        "peak_rss_mb": _peak_rss_mb(),
         "model_bytes": model_bytes,
-        "validation": metadata.validation.model_dump(mode="json") if metadata.validation else None,
         "score_universe_s": {"median": statistics.median(scoring), "runs": scoring},
         "scored_symbols": scored,
     }
 
 
 def run_evaluate() -> dict[str, Any]:
-    from clstock_core.app import Application
-    from clstock_core.evaluation import EvaluationSettings, evaluate
-    from clstock_core.evaluation.data import load_history
+    with tempfile.TemporaryDirectory() as directory:
+        arguments = ["evaluate", "--start", "2016-01-01", "--end", "2024-06-28"]
+        run = _run_cli([*arguments, "--report-dir", directory], {})
+        payload = json.loads((Path(directory) / "evaluation.json").read_text(encoding="utf-8"))
 
-    environ = {**os.environ, "CLSTOCK_CACHE__USE": "none"}
-    started = time.perf_counter()
-    with Application(CONFIG, environ=environ) as app:
-        universe = load_history(app.engine)
-        loaded = time.perf_counter() - started
-        predictors = [(name, app.component("predictors", name)) for name in ("ml", "technical")]
-        settings = EvaluationSettings(start=dt.date(2016, 1, 1), end=dt.date(2024, 6, 28))
-        mark = time.perf_counter()
-        result = evaluate(universe.panel, predictors, settings)
-        evaluated = time.perf_counter() - mark
-    total = time.perf_counter() - started
-
+    strategies = payload["strategies"]
     return {
-        "symbols": len(universe.panel),
-        "bars": len(universe.panel.frame),
-        "rebalances": len(result.rebalance_dates),
-        "retrains": len(result.retrain_dates),
-        "load_s": loaded,
-        "evaluate_s": evaluated,
-        "total_s": total,
-        "peak_rss_mb": _peak_rss_mb(),
-        "strategy_s": {s.name: s.metrics["seconds"] for s in result.strategies},
-        "metrics": {s.name: s.metrics for s in result.strategies},
+        "command": "clstock --config examples/tse-ml.toml " + " ".join(arguments),
+        "seconds": run["seconds"],
+        "peak_rss_mb": run["peak_rss_mb"],
+        "rebalances": len(payload["rebalance_dates"]),
+        "retrains": len(payload["retrain_dates"]),
+        "symbols": payload["symbols"],
+        "strategy_s": {name: data["metrics"]["seconds"] for name, data in strategies.items()},
+        "table": run["stdout"].splitlines(),
     }
 
 
@@ -216,7 +206,11 @@ def main() -> None:
     }
     for scenario in args.scenarios or SCENARIOS:
         print(f"running {scenario} ...", file=sys.stderr)
+        # Other processes on a shared machine slow the OpenMP threads of the
+        # model fit a lot, so the load average is recorded with each result.
+        load_before = os.getloadavg()
         results[scenario] = _in_child(scenario)
+        results[scenario]["load_average"] = {"before": load_before, "after": os.getloadavg()}
         print(json.dumps({scenario: results[scenario]}, indent=2, default=str), file=sys.stderr)
     print(json.dumps(results, indent=2, default=str))
 

@@ -37,7 +37,7 @@ _MAX_CLOSED_RUN = 31
 
 
 class TseCalendar:
-    """Answers whether the exchange trades on a day and what phase a moment is in."""
+    """Trading days of the exchange and the trading phase at any moment."""
 
     def __init__(self) -> None:
         # The holiday table fills in year by year on lookup; the lock keeps
@@ -73,7 +73,9 @@ class TseCalendar:
     def status(self, now: dt.datetime) -> MarketStatus:
         """Return the market status at ``now``, which must be timezone-aware."""
         if now.tzinfo is None:
-            raise ValueError(f"market status needs a timezone-aware time, got naive {now.isoformat()}")
+            raise ValueError(
+                f"market status needs a timezone-aware time, got naive {now.isoformat()}"
+            )
         local = now.astimezone(TOKYO)
         day = local.date()
         reason = self.closed_reason(day)

@@ -185,10 +185,13 @@ def _chart(result: EvaluationResult, equity: pd.DataFrame, path: Path) -> None:
     FigureCanvasAgg(figure)
     axes = figure.add_subplot()
     for name in equity.columns:
-        axes.plot(equity.index, equity[name] - 1, label=name, linewidth=1.4)
-    axes.axhline(0, color="grey", linewidth=0.8)
-    axes.set_ylabel("cumulative return after costs")
-    axes.yaxis.set_major_formatter(lambda value, _: f"{value:+.0%}")
+        axes.plot(equity.index, equity[name], label=name, linewidth=1.4)
+    # Compounded returns over years are read as ratios, so the axis is logarithmic.
+    axes.set_yscale("log")
+    axes.axhline(1, color="grey", linewidth=0.8)
+    axes.set_ylabel("growth of 1 yen after costs (log scale)")
+    axes.yaxis.set_major_formatter(lambda value, _: f"{value:g}x")
+    axes.yaxis.set_minor_formatter(lambda value, _: "")
     settings = result.settings
     axes.set_title(
         f"Top {settings.top} of {result.symbols} stocks, {settings.rebalance} rebalance, "

@@ -25,7 +25,9 @@ def keys() -> None:
     required=True,
     help="'reader' may read data; 'admin' may also clear the cache.",
 )
-@click.option("--label", default="", help="Name shown in logs, e.g. 'dashboard' (max 64 characters).")
+@click.option(
+    "--label", default="", help="Name shown in logs, e.g. 'dashboard' (max 64 characters)."
+)
 @click.option(
     "--format",
     "output_format",

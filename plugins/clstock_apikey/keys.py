@@ -1,8 +1,9 @@
 """API key generation, hashing and fingerprints.
 
-A key is only ever stored as the SHA-256 digest of its ASCII bytes. Keys
-carry 256 bits from :func:`secrets.token_urlsafe`, so an unsalted fast hash
-is enough: nobody can brute-force a random 256-bit value from its digest.
+Configuration stores a key only as the SHA-256 digest of its ASCII bytes.
+Keys carry 256 bits from :func:`secrets.token_urlsafe`, so an unsalted fast
+hash is enough: brute force cannot recover a random 256-bit value from its
+digest.
 """
 
 from __future__ import annotations

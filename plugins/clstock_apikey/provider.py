@@ -68,12 +68,12 @@ class ApiKeyProvider:
             logger.warning(
                 "DEVELOPMENT PROFILE: the well-known API keys 'development-key' (reader) and "
                 "'admin-key' (admin) are accepted. Anyone can guess them: never use "
-                "[engine] profile = \"development\" on a reachable server"
+                '[engine] profile = "development" on a reachable server'
             )
         configured = len(self._keys) - (len(DEVELOPMENT_KEYS) if development else 0)
         if configured == 0 and not development:
             logger.warning(
-                "no API keys configured: every authenticated route will answer 401; "
+                "no API keys configured: every authenticated route will respond with 401; "
                 "create one with 'clstock keys create --role reader'"
             )
         for key in self._keys:
@@ -117,9 +117,9 @@ class ApiKeyProvider:
 
         ``admin`` includes ``reader``; an unknown role grants nothing.
         """
-        held = ROLE_ORDER.get(principal.role, 0)
-        needed = ROLE_ORDER.get(required)
-        return needed is not None and held >= needed
+        granted_rank = ROLE_ORDER.get(principal.role, 0)
+        required_rank = ROLE_ORDER.get(required)
+        return required_rank is not None and granted_rank >= required_rank
 
 
 def _development_keys() -> list[_AcceptedKey]:

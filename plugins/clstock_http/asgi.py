@@ -28,10 +28,10 @@ logger = logging.getLogger(__name__)
 class ClStockApi:
     """The API as one ASGI callable.
 
-    Lifespan startup builds the selected components (auth provider, rate
-    limiter, data source, cache, predictors); lifespan shutdown stops
-    background work and closes the application, which runs its shutdown
-    handlers exactly once. Routes from the ``clstock_http_routes`` hook are
+    Lifespan startup builds the selected components: auth provider, rate
+    limiter, data source, cache and predictors. Lifespan shutdown stops
+    background work and closes the application, whose ``close()`` runs the
+    shutdown handlers once. Routes from the ``clstock_http_routes`` hook are
     mounted after the built-in ones.
     """
 
@@ -73,12 +73,14 @@ class ClStockApi:
         if message["type"] != "lifespan.startup":
             return
 
-        # Leaving the stack stops the API's background work first, then the
-        # application lifespan closes the application (its shutdown handlers
-        # run exactly once), on a failed startup as on a normal shutdown.
+        # Leaving the stack stops the API's background work first. Then the
+        # application lifespan calls Application.close(), which runs the
+        # shutdown handlers once, after a failed startup as after a normal one.
         async with AsyncExitStack() as stack:
             try:
-                await stack.enter_async_context(application_lifespan(self.application, self._signals)(self))
+                await stack.enter_async_context(
+                    application_lifespan(self.application, self._signals)(self)
+                )
                 stack.push_async_callback(self.state.stop)
                 self.state.start()
             # After reporting the failure the error is raised again, as

@@ -1,4 +1,4 @@
-"""Which client sent a request: the peer address, or X-Forwarded-For behind trusted proxies."""
+"""Client addresses of requests: the peer, or X-Forwarded-For behind trusted proxies."""
 
 from __future__ import annotations
 

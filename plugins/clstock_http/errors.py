@@ -1,9 +1,9 @@
 """Errors of the HTTP API and their JSON bodies.
 
 Every error response has the body ``{"error": {"code", "message",
-"request_id", ...}}``. Messages are written for the client and never carry
-exception text, tracebacks or file paths: the server log has those, under
-the same request id.
+"request_id", ...}}``. Messages are written for the client. The text of
+unexpected exceptions, tracebacks, file paths and upstream error details
+go to the server log only, under the same request id.
 """
 
 from __future__ import annotations
@@ -33,7 +33,7 @@ Headers = list[tuple[bytes, bytes]]
 #: Seconds a client should wait when the data source gives no hint.
 DEFAULT_RETRY_AFTER = 30
 
-#: Header that asks for a bearer token, sent with every 401 (RFC 6750).
+#: Header that requests a bearer token, sent with every 401 (RFC 6750).
 WWW_AUTHENTICATE = (b"www-authenticate", b'Bearer realm="clstock"')
 
 
@@ -101,12 +101,25 @@ def from_exception(error: BaseException) -> ApiError | None:
 
 
 def _from_http_exception(error: HTTPException) -> ApiError:
-    headers = [(name.lower().encode("latin-1"), value.encode("latin-1")) for name, value in (error.headers or {}).items()]
+    headers = [
+        (name.lower().encode("latin-1"), value.encode("latin-1"))
+        for name, value in (error.headers or {}).items()
+    ]
     if error.status_code == 404:
-        return ApiError(404, "not_found", "no such route; GET /api/v1/openapi.json lists the routes", headers=headers)
+        return ApiError(
+            404,
+            "not_found",
+            "no such route; GET /api/v1/openapi.json lists the routes",
+            headers=headers,
+        )
     if error.status_code == 405:
         allowed = dict(error.headers or {}).get("Allow", "")
-        return ApiError(405, "method_not_allowed", f"method not allowed; this route accepts {allowed}", headers=headers)
+        return ApiError(
+            405,
+            "method_not_allowed",
+            f"method not allowed; this route accepts {allowed}",
+            headers=headers,
+        )
     return ApiError(error.status_code, "http_error", str(error.detail), headers=headers)
 
 
@@ -119,7 +132,12 @@ def _from_clstock_error(error: ClStockError) -> ApiError | None:
         return unauthorized(str(error))
     if isinstance(error, RateLimitExceeded):
         seconds = retry_seconds(error.retry_after)
-        return ApiError(429, "rate_limited", f"rate limit exceeded; retry after {seconds} s", retry_after=seconds)
+        return ApiError(
+            429,
+            "rate_limited",
+            f"rate limit exceeded; retry after {seconds} s",
+            retry_after=seconds,
+        )
     if isinstance(error, InvalidSymbolError):
         return ApiError(
             422,
@@ -147,7 +165,9 @@ def _from_clstock_error(error: ClStockError) -> ApiError | None:
             retry_after=seconds,
         )
     if isinstance(error, ShutdownRequested):
-        return ApiError(503, "shutting_down", "the server is shutting down; retry shortly", retry_after=5)
+        return ApiError(
+            503, "shutting_down", "the server is shutting down; retry shortly", retry_after=5
+        )
     return None
 
 

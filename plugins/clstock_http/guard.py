@@ -63,7 +63,9 @@ class Guard:
         if principal is None:
             raise unauthorized(str(failure), headers)
         if not self._auth.has_role(principal, role):
-            logger.info("key %s (%s) lacks role %r for %s", principal.identity, principal.label, role, route)
+            logger.info(
+                "key %s (%s) lacks role %r for %s", principal.identity, principal.label, role, route
+            )
             raise ApiError(
                 403,
                 "forbidden",
@@ -81,8 +83,8 @@ class Guard:
         headers: Headers,
     ) -> None:
         seconds = retry_seconds(decision.retry_after)
-        who = f"key {principal.identity} ({principal.label})" if principal else identity
-        logger.info("rate limit of %s exceeded by %s; retry after %d s", route, who, seconds)
+        caller = f"key {principal.identity} ({principal.label})" if principal else identity
+        logger.info("rate limit of %s exceeded by %s; retry after %d s", route, caller, seconds)
         raise ApiError(
             429,
             "rate_limited",
@@ -118,4 +120,3 @@ def _authorization(scope: dict) -> bytes | None:
                 raise AuthError("several Authorization headers: send exactly one")
             found = value
     return found
-

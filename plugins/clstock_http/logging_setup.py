@@ -55,8 +55,8 @@ def configure_logging(level: str) -> None:
     root.addHandler(handler)
     root.setLevel(level.upper())
     # uvicorn's loggers propagate to the root logger, so its startup lines
-    # get the same format; its access log is replaced by ours, which leaves
-    # out query strings.
+    # get the same format. Its access log is replaced by the API's own,
+    # which leaves out query strings.
     for name in ("uvicorn", "uvicorn.error", "uvicorn.access"):
         logging.getLogger(name).handlers.clear()
         logging.getLogger(name).propagate = True

@@ -38,6 +38,8 @@ class MarketClock:
         entry = self._entry
         if entry is None or not entry.since <= now < entry.until:
             status = self._calendar.status(dt.datetime.fromtimestamp(now, dt.UTC))
-            entry = _Entry(status, status.model_dump_json().encode(), now, status.next_change.timestamp())
+            entry = _Entry(
+                status, status.model_dump_json().encode(), now, status.next_change.timestamp()
+            )
             self._entry = entry
         return entry.status, entry.json

@@ -21,7 +21,17 @@ access_logger = logging.getLogger("clstock_http.access")
 
 #: Query parameter names that look like credentials.
 CREDENTIAL_PARAMS = frozenset(
-    {"api_key", "apikey", "api-key", "key", "token", "access_token", "auth", "authorization", "bearer"}
+    {
+        "api_key",
+        "apikey",
+        "api-key",
+        "key",
+        "token",
+        "access_token",
+        "auth",
+        "authorization",
+        "bearer",
+    }
 )
 #: Cheap pre-check before parsing a query string for credential names.
 _CREDENTIAL_HINTS = (b"key", b"token", b"auth", b"bearer")
@@ -95,9 +105,7 @@ class ApiMiddleware:
     ) -> None:
         api_error = from_exception(error)
         if api_error is None:
-            logger.error(
-                "unhandled error in %s %s", scope["method"], _path(scope), exc_info=error
-            )
+            logger.error("unhandled error in %s %s", scope["method"], _path(scope), exc_info=error)
             api_error = internal_error()
         if state["status"]:
             # The status line is already on the wire: nothing can be sent.
@@ -122,7 +130,7 @@ class ApiMiddleware:
             return
         client = scope.get("client")
         principal = scope.get(PRINCIPAL_KEY)
-        who = f"key {principal.identity} ({principal.label or 'no label'})" if principal else "-"
+        caller = f"key {principal.identity} ({principal.label or 'no label'})" if principal else "-"
         access_logger.info(
             "%s %s %s %d %.1fms %s",
             client[0] if client else "-",
@@ -130,7 +138,7 @@ class ApiMiddleware:
             _path(scope),
             status,
             (time.perf_counter() - started) * 1000,
-            who,
+            caller,
         )
 
 

@@ -33,9 +33,15 @@ _REQUEST_ID_HEADER = {
     "schema": {"type": "string"},
 }
 _RATE_HEADERS = {
-    "RateLimit-Limit": {"description": "Requests allowed per window", "schema": {"type": "integer"}},
+    "RateLimit-Limit": {
+        "description": "Requests allowed per window",
+        "schema": {"type": "integer"},
+    },
     "RateLimit-Remaining": {"description": "Requests left now", "schema": {"type": "integer"}},
-    "RateLimit-Reset": {"description": "Seconds until the full allowance is back", "schema": {"type": "integer"}},
+    "RateLimit-Reset": {
+        "description": "Seconds until the full allowance is back",
+        "schema": {"type": "integer"},
+    },
 }
 _RETRY_AFTER = {
     "Retry-After": {"description": "Seconds to wait before retrying", "schema": {"type": "integer"}}
@@ -45,7 +51,10 @@ _RETRY_AFTER = {
 def build_openapi(extra_routes: Iterable[BaseRoute] = (), *, version: str = "1") -> dict[str, Any]:
     """Return the document for the built-in routes and any plugin routes."""
     specs = [spec for spec, _ in SPECS.values()]
-    models: list[type[BaseModel]] = [ErrorResponse, *(s.response_model for s in specs if s.response_model)]
+    models: list[type[BaseModel]] = [
+        ErrorResponse,
+        *(s.response_model for s in specs if s.response_model),
+    ]
     _, definitions = models_json_schema(
         [(model, "serialization") for model in dict.fromkeys(models)], ref_template=REF_TEMPLATE
     )
@@ -132,7 +141,9 @@ def _responses(spec: RouteSpec) -> dict[str, Any]:
         responses[str(status)] = {
             "description": _STATUS_TEXT[status],
             "headers": headers,
-            "content": {"application/json": {"schema": {"$ref": REF_TEMPLATE.format(model="ErrorResponse")}}},
+            "content": {
+                "application/json": {"schema": {"$ref": REF_TEMPLATE.format(model="ErrorResponse")}}
+            },
         }
     return responses
 

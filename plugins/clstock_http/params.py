@@ -16,7 +16,8 @@ TOP_N_MIN, TOP_N_MAX, TOP_N_DEFAULT = 1, 50, 10
 PERIOD_DEFAULT = "1y"
 _DIGITS_RE = re.compile(r"[0-9]{1,9}")
 #: Codes as clstock_core.symbols accepts them, upper or lower case, optional ".T".
-SYMBOL_PATTERN = r"^[1-9][0-9ACDFGHJKLMNPRSTUWXYacdfghjklmnprstuwxy][0-9][0-9ACDFGHJKLMNPRSTUWXYacdfghjklmnprstuwxy](\.[Tt])?$"
+_LETTER = "ACDFGHJKLMNPRSTUWXYacdfghjklmnprstuwxy"
+SYMBOL_PATTERN = rf"^[1-9][0-9{_LETTER}][0-9][0-9{_LETTER}](\.[Tt])?$"
 _SYMBOL_RE = re.compile(SYMBOL_PATTERN.removeprefix("^").removesuffix("$"))
 
 
@@ -60,7 +61,9 @@ def query_params(scope: dict) -> dict[str, str]:
     params: dict[str, str] = {}
     for name, value in parse_qsl(raw.decode("latin-1"), keep_blank_values=True):
         if name in params:
-            raise invalid_parameter(name, f"parameter {name!r} is given more than once; give it once", [])
+            raise invalid_parameter(
+                name, f"parameter {name!r} is given more than once; give it once", []
+            )
         params[name] = value
     return params
 
@@ -71,9 +74,11 @@ def parse_top_n(params: dict[str, str]) -> int:
         return TOP_N_DEFAULT
     accepted = [f"integer from {TOP_N_MIN} to {TOP_N_MAX}"]
     if not _DIGITS_RE.fullmatch(text) or not TOP_N_MIN <= int(text) <= TOP_N_MAX:
-        shown = text if len(text) <= 20 else text[:20] + "..."
+        excerpt = text if len(text) <= 20 else text[:20] + "..."
         raise invalid_parameter(
-            "top_n", f"invalid top_n {shown!r}: expected an integer from {TOP_N_MIN} to {TOP_N_MAX}", accepted
+            "top_n",
+            f"invalid top_n {excerpt!r}: expected an integer from {TOP_N_MIN} to {TOP_N_MAX}",
+            accepted,
         )
     return int(text)
 
@@ -81,9 +86,11 @@ def parse_top_n(params: dict[str, str]) -> int:
 def parse_period(params: dict[str, str]) -> str:
     period = params.get("period", PERIOD_DEFAULT)
     if period not in PERIODS:
-        shown = period if len(period) <= 20 else period[:20] + "..."
+        excerpt = period if len(period) <= 20 else period[:20] + "..."
         raise invalid_parameter(
-            "period", f"invalid period {shown!r}: expected one of {', '.join(PERIODS)}", list(PERIODS)
+            "period",
+            f"invalid period {excerpt!r}: expected one of {', '.join(PERIODS)}",
+            list(PERIODS),
         )
     return period
 
@@ -93,15 +100,15 @@ def parse_ticker(scope: dict) -> str:
     value = scope["path_params"]["symbol"]
     try:
         # The pattern is stricter than parse_symbol, which also strips
-        # spaces, so the API accepts exactly what its OpenAPI document says.
+        # spaces, so the API accepts exactly what its OpenAPI document describes.
         if not _SYMBOL_RE.fullmatch(value):
             raise InvalidSymbolError(value)
         return parse_symbol(value).ticker
     except InvalidSymbolError:
-        shown = value if len(value) <= 20 else value[:20] + "..."
+        excerpt = value if len(value) <= 20 else value[:20] + "..."
         raise invalid_parameter(
             "symbol",
-            f"invalid symbol {shown!r}: expected a 4-character TSE code such as '7203' or '130A', "
-            f"optionally with the suffix '.T'",
+            f"invalid symbol {excerpt!r}: expected a 4-character TSE code such as '7203' "
+            f"or '130A', optionally with the suffix '.T'",
             ["7203", "7203.T", "130A"],
         ) from None

@@ -1,4 +1,4 @@
-"""The routes of the API under /api/v1, with what the OpenAPI document says of each."""
+"""The routes of the API under /api/v1, and the OpenAPI description of each."""
 
 from __future__ import annotations
 
@@ -83,7 +83,6 @@ class Endpoint:
         )
         await send({"type": "http.response.body", "body": body})
 
-
     def _query(self, scope: dict) -> dict[str, str]:
         """Return the query parameters; an undocumented one is invalid."""
         params = query_params(scope)
@@ -101,7 +100,9 @@ class Endpoint:
 
 
 def _not_ready() -> ApiError:
-    return ApiError(503, "not_ready", "the server is starting or stopping; retry shortly", retry_after=5)
+    return ApiError(
+        503, "not_ready", "the server is starting or stopping; retry shortly", retry_after=5
+    )
 
 
 def _services(state: ServerState) -> ServerState:
@@ -130,7 +131,8 @@ async def recommendation(scope: dict, params: dict[str, str], state: ServerState
         raise ApiError(
             404,
             "not_ranked",
-            f"{ticker} is in the universe but has no recommendation: {snapshot.skip_reasons[ticker]}",
+            f"{ticker} is in the universe but has no recommendation: "
+            f"{snapshot.skip_reasons[ticker]}",
         )
     raise ApiError(
         404,
@@ -167,7 +169,9 @@ async def clear_cache(scope: dict, params: dict[str, str], state: ServerState) -
         removed,
         in_memory,
     )
-    return CacheCleared(removed=removed, memory_entries_removed=in_memory).model_dump_json().encode()
+    return (
+        CacheCleared(removed=removed, memory_entries_removed=in_memory).model_dump_json().encode()
+    )
 
 
 _HEALTH_BODY = HealthResponse().model_dump_json().encode()
@@ -185,7 +189,11 @@ async def ready(scope: dict, params: dict[str, str], state: ServerState) -> byte
     if not state.ready:
         raise _not_ready()
     cached = state.ranking is not None and state.ranking.cached
-    return ReadinessResponse(components=state.components, ranking_cached=cached).model_dump_json().encode()
+    return (
+        ReadinessResponse(components=state.components, ranking_cached=cached)
+        .model_dump_json()
+        .encode()
+    )
 
 
 # -- table ---------------------------------------------------------------------
@@ -207,7 +215,8 @@ SPECS: dict[str, tuple[RouteSpec, Handler]] = {
                 (*_GUARDED, 422, 503),
                 description=(
                     "The best `top_n` stocks of the universe with entry range, stop loss and "
-                    "take-profit targets. `report` is the JSON of `clstock recommend --format json`; "
+                    "take-profit targets. `report` is the JSON of "
+                    "`clstock recommend --format json`; "
                     "`market` tells whether the TSE is trading now (Asia/Tokyo)."
                 ),
             ),
@@ -305,6 +314,7 @@ SPECS: dict[str, tuple[RouteSpec, Handler]] = {
         ),
     ]
 }
+
 
 def build_routes(state: ServerState) -> list[Route]:
     return [

@@ -18,13 +18,19 @@ class _Model(BaseModel):
 
 
 class ErrorDetail(_Model):
-    """What went wrong, in a stable machine-readable code and a sentence."""
+    """Details of an error: a stable machine-readable code and a sentence."""
 
     code: str = Field(description="Stable error code, e.g. 'invalid_parameter' or 'rate_limited'")
     message: str = Field(description="What failed and what to do next")
-    request_id: str = Field(description="Id of the request, also in the X-Request-ID header and server logs")
-    parameter: str | None = Field(default=None, description="The invalid parameter, if one is at fault")
-    accepted: list[str] | None = Field(default=None, description="Values or range the parameter accepts")
+    request_id: str = Field(
+        description="Id of the request, also in the X-Request-ID header and server logs"
+    )
+    parameter: str | None = Field(
+        default=None, description="The invalid parameter, if one is at fault"
+    )
+    accepted: list[str] | None = Field(
+        default=None, description="Values or range the parameter accepts"
+    )
     retry_after: int | None = Field(default=None, description="Seconds to wait before retrying")
 
 
@@ -54,11 +60,15 @@ class ReadinessResponse(_Model):
     components: dict[str, Literal["ok", "off"]] = Field(
         description="Each role of the application: 'ok' when started, 'off' when configured as none"
     )
-    ranking_cached: bool = Field(description="True once a ranking is computed and served from memory")
+    ranking_cached: bool = Field(
+        description="True once a ranking is computed and served from memory"
+    )
 
 
 class CacheCleared(_Model):
     """The result of clearing the caches."""
 
     removed: int = Field(ge=0, description="Entries removed from the cache backend")
-    memory_entries_removed: int = Field(ge=0, description="Computed results dropped from server memory")
+    memory_entries_removed: int = Field(
+        ge=0, description="Computed results dropped from server memory"
+    )

@@ -50,9 +50,10 @@ class HttpFrontend:
         auth = self.application.component("auth")
         if getattr(auth, "loopback_only", False) and not is_loopback_host(self.settings.host):
             raise ConfigError(
-                f"refusing to serve on {self.settings.host!r}: [engine] profile = \"development\" "
+                f'refusing to serve on {self.settings.host!r}: [engine] profile = "development" '
                 f"accepts well-known API keys, so the server may only bind to a loopback address "
-                f"such as 127.0.0.1; use the production profile with keys from 'clstock keys create'"
+                f"such as 127.0.0.1; use the production profile with keys from "
+                f"'clstock keys create'"
             )
 
     def _warn_per_worker_limits(self) -> None:
@@ -87,9 +88,9 @@ class HttpFrontend:
 
     def _serve_single(self) -> int:
         # uvicorn stops gracefully on SIGINT/SIGTERM and then raises the
-        # signal again under the handlers installed before it started;
-        # server_signals() provides handlers that only record it, so a clean
-        # stop exits with 0 instead of being killed by the re-raised signal.
+        # signal again under the handlers installed before it started. The
+        # handlers of server_signals() only record it, so a clean stop exits
+        # with 0 instead of being killed by the re-raised signal.
         with server_signals() as signals:
             api = ClStockApi(self.application, self.settings, signals=signals)
             server = uvicorn.Server(uvicorn.Config(api, **self._uvicorn_options()))

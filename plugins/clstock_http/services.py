@@ -1,7 +1,7 @@
 """Computed rankings and stock histories, cached in memory between requests.
 
 A ranking is computed once for the whole universe and kept as a snapshot.
-Every ``top_n`` and every single-symbol answer is a slice of it, serialized
+Every ``top_n`` and every single-symbol response is a slice of it, serialized
 once and reused. After ``refresh_seconds`` the next request reloads the data
 in the background while the old snapshot is still served. When the reloaded
 data has the same inputs and the same as-of date, the snapshot is kept and
@@ -72,9 +72,9 @@ class RankingSnapshot:
         """Return the RecommendationsResponse JSON for ``top_n`` and a market status.
 
         The bytes equal ``RecommendationsResponse(...).model_dump_json()``
-        (compact JSON, fields in model order) without serializing the
-        report again; the market status changes a few times a day, so few
-        combinations are ever kept.
+        (compact JSON, fields in model order), built without serializing
+        the report again. The market status changes a few times a day, so
+        few combinations are ever kept.
         """
         key = (top_n, market_json)
         cached = self._response_json.get(key)
@@ -184,7 +184,9 @@ class RankingService:
             self._engine.settings.model_dump_json(),
         )
         if previous is not None and previous.key == key:
-            logger.info("ranking inputs unchanged (data as of %s); keeping the computed ranking", key[0])
+            logger.info(
+                "ranking inputs unchanged (data as of %s); keeping the computed ranking", key[0]
+            )
             return dataclasses.replace(previous, loaded_at=self._clock())
 
         recommendations, skipped = self._engine.recommend_all(universe)

@@ -35,7 +35,9 @@ class HttpSettings(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    host: str = Field(default="127.0.0.1", description="Address to bind; 0.0.0.0 serves every interface")
+    host: str = Field(
+        default="127.0.0.1", description="Address to bind; 0.0.0.0 serves every interface"
+    )
     port: int = Field(default=8000, ge=1, le=65535, description="TCP port to bind")
     workers: int = Field(
         default=1,
@@ -49,19 +51,23 @@ class HttpSettings(BaseModel):
         default_factory=list,
         description=(
             "Addresses or networks of reverse proxies whose X-Forwarded-For header is "
-            "believed, e.g. [\"127.0.0.1\", \"10.0.0.0/8\"]; empty: the header is ignored"
+            'believed, e.g. ["127.0.0.1", "10.0.0.0/8"]; empty: the header is ignored'
         ),
     )
     security_headers: dict[str, str] = Field(
         default_factory=lambda: dict(DEFAULT_SECURITY_HEADERS),
-        description="Headers added to every response; given entries replace the defaults, \"\" removes one",
+        description=(
+            'Headers added to every response; given entries replace the defaults, "" removes one'
+        ),
     )
     refresh_seconds: float = Field(
         default=300.0,
         ge=1.0,
         description="Seconds a computed ranking or stock history is served before it is reloaded",
     )
-    warm_up: bool = Field(default=True, description="Compute the ranking in the background at startup")
+    warm_up: bool = Field(
+        default=True, description="Compute the ranking in the background at startup"
+    )
     stock_data_cache_size: int = Field(
         default=256, ge=0, description="Stock histories (symbol and period) kept in memory"
     )
@@ -78,7 +84,9 @@ class HttpSettings(BaseModel):
         merged = {name.lower(): (name, value) for name, value in DEFAULT_SECURITY_HEADERS.items()}
         for name, value in headers.items():
             if not name.isascii() or not value.isascii() or "\n" in value or "\r" in value:
-                raise ValueError(f"invalid header {name!r}: names and values must be ASCII on one line")
+                raise ValueError(
+                    f"invalid header {name!r}: names and values must be ASCII on one line"
+                )
             merged[name.lower()] = (name, value)
         return {name: value for name, value in merged.values() if value}
 

@@ -1,10 +1,11 @@
-"""What the API builds at startup and releases at shutdown."""
+"""Components and services the API builds at startup and releases at shutdown."""
 
 from __future__ import annotations
 
 import logging
 import time
 from collections.abc import Callable
+from typing import Literal
 
 from clstock_core.app import Application
 from clstock_http.clients import ClientResolver
@@ -43,7 +44,7 @@ class ServerState:
         self.ready = False
         #: The OpenAPI document, set once the routes are known.
         self.openapi = b"{}"
-        self.components: dict[str, str] = {}
+        self.components: dict[str, Literal["ok", "off"]] = {}
         self.guard: Guard | None = None
         self.runner: EngineRunner | None = None
         self.ranking: RankingService | None = None
@@ -61,7 +62,9 @@ class ServerState:
         self.guard = Guard(auth, limiter, ClientResolver(self.settings.trusted_proxies))
         self.runner = EngineRunner(self.settings.engine_threads)
         refresh = self.settings.refresh_seconds
-        self.ranking = RankingService(engine, self.runner, refresh_seconds=refresh, clock=self.clock)
+        self.ranking = RankingService(
+            engine, self.runner, refresh_seconds=refresh, clock=self.clock
+        )
         self.stock_data = StockDataService(
             engine,
             self.runner,
@@ -69,7 +72,9 @@ class ServerState:
             max_entries=self.settings.stock_data_cache_size,
             clock=self.clock,
         )
-        self.stock_list = StockListService(engine, self.runner, refresh_seconds=refresh, clock=self.clock)
+        self.stock_list = StockListService(
+            engine, self.runner, refresh_seconds=refresh, clock=self.clock
+        )
         self.components = {
             role: "off" if app.config.selected(role) == ["none"] else "ok" for role in STARTED_ROLES
         }
@@ -82,7 +87,10 @@ class ServerState:
             self.ranking.start_warm_up()
 
     async def stop(self) -> None:
-        """Stop background work and wait for engine threads; the lifespan then closes the application."""
+        """Stop background work and wait for engine threads.
+
+        The application lifespan closes the application afterwards.
+        """
         if self._stopped:
             return
         self._stopped = True

@@ -55,8 +55,8 @@ class GcraBucket:
         self.name = name
         self._clock = clock
         self._max_clients = max_clients
-        # Ordered by last accepted request, oldest first: the front holds the
-        # entries most likely to have expired.
+        # Ordered by last accepted request, oldest first, so the front
+        # contains the entries most likely to have expired.
         self._tats: OrderedDict[str, float] = OrderedDict()
         self._lock = threading.Lock()
         self._evicted = 0
@@ -69,49 +69,49 @@ class GcraBucket:
         """Count one request by ``identity`` and return whether it may proceed."""
         with self._lock:
             now = self._clock()
-            tat = max(self._tats.get(identity, now), now)
+            tats = self._tats
+            tat = tats.get(identity, now)
+            if tat < now:
+                tat = now
             new_tat = tat + self.interval
-
-            if new_tat - now > self.period + _EPSILON:
-                self._sweep(now)
-                return RateLimitDecision(
-                    allowed=False,
-                    limit=self.limit,
-                    remaining=0,
-                    reset_after=tat - now,
-                    retry_after=new_tat - self.period - now,
-                )
-
-            self._tats[identity] = new_tat
-            self._tats.move_to_end(identity)
+            allowed = new_tat - now <= self.period + _EPSILON
+            if allowed:
+                tats[identity] = new_tat
+                tats.move_to_end(identity)
             self._sweep(now)
-            remaining = math.floor((self.period - (new_tat - now)) / self.interval + _EPSILON)
+
+        if not allowed:
             return RateLimitDecision(
-                allowed=True, limit=self.limit, remaining=remaining, reset_after=new_tat - now
+                allowed=False,
+                limit=self.limit,
+                remaining=0,
+                reset_after=tat - now,
+                retry_after=new_tat - self.period - now,
             )
+        remaining = math.floor((self.period - (new_tat - now)) / self.interval + _EPSILON)
+        return RateLimitDecision(
+            allowed=True, limit=self.limit, remaining=remaining, reset_after=new_tat - now
+        )
 
     def _sweep(self, now: float) -> None:
         """Drop expired entries from the front, then the oldest ones beyond ``max_clients``.
 
         An expired entry (``tat <= now``) means the same as no entry. Every
         entry expires at most one period after its last accepted request, and
-        the front holds the oldest ones. Each accepted request adds at most
+        the front contains the oldest ones. Each accepted request adds at most
         one entry and every request removes up to two expired ones, so expired
         entries do not pile up while requests arrive, and ``max_clients``
         caps the rest.
         """
         tats = self._tats
         for _ in range(_SWEEP_PER_HIT):
-            if not tats:
+            oldest = next(iter(tats), None)
+            if oldest is None or tats[oldest] > now:
                 break
-            identity, tat = next(iter(tats.items()))
-            if tat > now:
-                break
-            del tats[identity]
+            del tats[oldest]
 
-        while len(tats) > self._max_clients:
-            tats.popitem(last=False)
-            self._evicted += 1
+        if len(tats) > self._max_clients:
+            self._evict()
         if self._evicted and now - self._last_eviction_warning >= _EVICTION_WARNING_INTERVAL:
             logger.warning(
                 "rate limit %r: %d active client(s) evicted to stay within max_clients=%d; "
@@ -122,3 +122,9 @@ class GcraBucket:
             )
             self._evicted = 0
             self._last_eviction_warning = now
+
+    def _evict(self) -> None:
+        tats = self._tats
+        while len(tats) > self._max_clients:
+            tats.popitem(last=False)
+            self._evicted += 1

@@ -19,8 +19,8 @@ class Limiter:
     """Counts requests per route and client identity.
 
     The counters live in this process. A server with several worker
-    processes therefore gives each worker its own allowance, which
-    :attr:`per_process` tells the front-end so it can warn.
+    processes therefore gives each worker its own allowance, and
+    :attr:`per_process` reports that to the front-end so it can warn.
     """
 
     #: Counters are not shared between processes.

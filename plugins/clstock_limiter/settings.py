@@ -26,14 +26,16 @@ class LimiterSettings(BaseModel):
     routes: dict[str, str] = Field(
         default_factory=lambda: dict(DEFAULT_LIMITS),
         description=(
-            "Limit per route name, e.g. recommendations = \"50/minute\" or \"5 per second\"; "
-            "\"none\" turns a route's limit off"
+            'Limit per route name, e.g. recommendations = "50/minute" or "5 per second"; '
+            '"none" turns a route\'s limit off'
         ),
     )
     max_clients: int = Field(
         default=100_000,
         ge=1,
-        description="Client identities tracked per route; the least recently seen are dropped first",
+        description=(
+            "Client identities tracked per route; the least recently seen are dropped first"
+        ),
     )
 
     @field_validator("routes")
@@ -47,7 +49,7 @@ class LimiterSettings(BaseModel):
                 limits.parse(text)
             except ValueError:
                 raise ValueError(
-                    f"invalid limit {text!r} for route {route!r}: write e.g. \"50/minute\", "
-                    f"\"10 per second\" or \"none\""
+                    f'invalid limit {text!r} for route {route!r}: write e.g. "50/minute", '
+                    f'"10 per second" or "none"'
                 ) from None
         return merged

@@ -10,13 +10,13 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from clstock_http.asgi import ClStockApi
+from clstock_limiter.limiter import Limiter
+from clstock_limiter.settings import LimiterSettings
 from starlette.testclient import TestClient
 
 from clstock_core.app import Application
 from clstock_core.markers import hookimpl
-from clstock_http.asgi import ClStockApi
-from clstock_limiter.limiter import Limiter
-from clstock_limiter.settings import LimiterSettings
 
 READER_KEY = "clsk_reader-key-for-tests"
 ADMIN_KEY = "clsk_admin-key-for-tests"
@@ -48,7 +48,7 @@ def auth(key: str) -> dict[str, str]:
 
 
 class FakeClock:
-    """Monotonic seconds that only move when a test says so."""
+    """Monotonic seconds that only move when a test advances them."""
 
     def __init__(self, start: float = 1000.0) -> None:
         self.now = start
@@ -72,7 +72,7 @@ def write_config(tmp_path: Path, price_dir: Path) -> Callable[..., Path]:
 use = "csv"
 [data_source.csv]
 directory = "{price_dir.as_posix()}"
-universe_file = "{(price_dir.parent / 'symbols.csv').as_posix()}"
+universe_file = "{(price_dir.parent / "symbols.csv").as_posix()}"
 [cache]
 use = "none"
 [engine]
@@ -126,7 +126,7 @@ def make_client(write_config: Callable[..., Path]) -> Iterator[Callable[..., Tes
 @pytest.fixture
 def client(make_client: Callable[..., TestClient]) -> TestClient:
     """A started API with warm-up off, so tests decide when the ranking runs."""
-    return make_client('[frontend.http]\nwarm_up = false\n')
+    return make_client("[frontend.http]\nwarm_up = false\n")
 
 
 class ClockedLimiterPlugin:
@@ -145,17 +145,21 @@ class ClockedLimiterPlugin:
 
 
 @pytest.fixture
-def limited_client(make_client: Callable[..., TestClient]) -> Callable[..., tuple[TestClient, FakeClock]]:
+def limited_client(
+    make_client: Callable[..., TestClient],
+) -> Callable[..., tuple[TestClient, FakeClock]]:
     """An API whose limiter runs on a FakeClock, with the given route limits."""
 
     def make(routes: str, **options: Any) -> tuple[TestClient, FakeClock]:
         clock = FakeClock()
         extra = (
-            '[frontend.http]\nwarm_up = false\n'
+            "[frontend.http]\nwarm_up = false\n"
             + options.pop("frontend", "")
             + f'[rate_limiter]\nuse = "clocked"\n[rate_limiter.clocked]\nroutes = {{ {routes} }}\n'
         )
-        test_client = make_client(extra, extra_plugins=(("clocked", ClockedLimiterPlugin(clock)),), **options)
+        test_client = make_client(
+            extra, extra_plugins=(("clocked", ClockedLimiterPlugin(clock)),), **options
+        )
         return test_client, clock
 
     return make

@@ -34,7 +34,10 @@ class CountingPredictor:
         last = {symbol: float(panel.history(symbol)["close"].iloc[-1]) for symbol in panel.symbols}
         ranked = sorted(last, key=last.get)
         scores = pd.DataFrame(
-            {"score": [100.0 * (i + 1) / len(ranked) for i in range(len(ranked))], "confidence": 0.5},
+            {
+                "score": [100.0 * (i + 1) / len(ranked) for i in range(len(ranked))],
+                "confidence": 0.5,
+            },
             index=ranked,
         )
         return Prediction(scores=scores, rationale={s: ["last close rank"] for s in ranked})
@@ -57,7 +60,9 @@ class DownSource:
 
     def list_stocks(self) -> list[StockInfo]:
         if self.listing_fails:
-            raise SourceUnavailableError("upstream listing at https://internal.example/x failed", retry_after=17)
+            raise SourceUnavailableError(
+                "upstream listing at https://internal.example/x failed", retry_after=17
+            )
         return [StockInfo(code="7203", symbol="7203.T", name="Toyota")]
 
     def fetch(self, symbols: Any, *, start: Any = None, end: Any = None) -> Any:
@@ -80,7 +85,9 @@ async def boom(request: Request) -> JSONResponse:
 
 async def echo_app(request: Request) -> JSONResponse:
     """A plugin route that sets its own Cache-Control."""
-    return JSONResponse({"app": type(request.app).__name__}, headers={"Cache-Control": "max-age=60"})
+    return JSONResponse(
+        {"app": type(request.app).__name__}, headers={"Cache-Control": "max-age=60"}
+    )
 
 
 class RoutesPlugin:

@@ -9,11 +9,11 @@ import re
 from pathlib import Path
 
 import pytest
-
 from clstock_apikey import provider as provider_module
 from clstock_apikey.keys import fingerprint, generate_key, key_digest
 from clstock_apikey.provider import ApiKeyProvider
 from clstock_apikey.settings import ApiKeySettings
+
 from clstock_core.app import Application
 from clstock_core.cli.main import main
 from clstock_core.errors import AuthError, ConfigError
@@ -188,7 +188,8 @@ def test_duplicate_key_entries_are_rejected() -> None:
 def test_keys_from_environment_override(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     digest = sha256_hex(READER_KEY)
     monkeypatch.setenv(
-        "CLSTOCK_AUTH__API_KEY__KEYS", f'[{{ sha256 = "{digest}", role = "reader", label = "env" }}]'
+        "CLSTOCK_AUTH__API_KEY__KEYS",
+        f'[{{ sha256 = "{digest}", role = "reader", label = "env" }}]',
     )
 
     with Application() as app:
@@ -230,7 +231,8 @@ def test_keys_create_output_configures_working_key(
     created = json.loads(capsys.readouterr().out)
     config = tmp_path / "keys.toml"
     config.write_text(
-        f'[auth.api-key]\nkeys = [{{ sha256 = "{created["sha256"]}", role = "{created["role"]}" }}]\n',
+        f'[auth.api-key]\nkeys = [{{ sha256 = "{created["sha256"]}", '
+        f'role = "{created["role"]}" }}]\n',
         encoding="utf-8",
     )
 

@@ -104,7 +104,9 @@ def test_development_keys_on_loopback(make_client: Callable[..., TestClient]) ->
     assert client.delete("/api/v1/cache", headers=auth("admin-key")).status_code == 200
 
 
-def test_development_profile_refuses_non_loopback_server(make_client: Callable[..., TestClient]) -> None:
+def test_development_profile_refuses_non_loopback_server(
+    make_client: Callable[..., TestClient],
+) -> None:
     client = make_client(environ=DEVELOPMENT, base_url="http://api.example.test")
 
     response = client.get("/api/v1/stocks", headers=auth("development-key"))

@@ -6,9 +6,9 @@ import logging
 from collections.abc import Callable
 
 import pytest
+from clstock_http.settings import DEFAULT_SECURITY_HEADERS
 from starlette.testclient import TestClient
 
-from clstock_http.settings import DEFAULT_SECURITY_HEADERS
 from tests.http.conftest import ADMIN_KEY, READER_KEY, auth
 from tests.http.plugins_for_tests import DownSourcePlugin, RoutesPlugin
 
@@ -31,7 +31,8 @@ def assert_secure(response) -> None:
 
 def requests_by_status(make_client: Callable[..., TestClient]) -> dict[int, object]:
     client = make_client(
-        '[frontend.http]\nwarm_up = false\n[rate_limiter.limiter]\nroutes = { stocks = "1/minute" }\n',
+        "[frontend.http]\nwarm_up = false\n"
+        '[rate_limiter.limiter]\nroutes = { stocks = "1/minute" }\n',
         extra_plugins=(("routes", RoutesPlugin()),),
     )
     reader = auth(READER_KEY)
@@ -80,7 +81,9 @@ def test_405_names_allowed_methods(make_client: Callable[..., TestClient]) -> No
 
 
 def test_trailing_slash_is_404_not_redirect(make_client: Callable[..., TestClient]) -> None:
-    response = make_client().get("/api/v1/stocks/", headers=auth(READER_KEY), follow_redirects=False)
+    response = make_client().get(
+        "/api/v1/stocks/", headers=auth(READER_KEY), follow_redirects=False
+    )
 
     assert response.status_code == 404
 
@@ -97,7 +100,11 @@ def test_500_is_generic_and_logged_with_request_id(
     assert error["code"] == "internal_error"
     for leaked in ("secret", "RuntimeError", "Traceback", "/srv/", ".py"):
         assert leaked not in response.text
-    logged = [r for r in caplog.records if r.levelno == logging.ERROR and r.name.startswith("clstock_http")]
+    logged = [
+        r
+        for r in caplog.records
+        if r.levelno == logging.ERROR and r.name.startswith("clstock_http")
+    ]
     assert logged and logged[0].exc_info is not None
     assert "secret detail" in caplog.text
 
@@ -148,8 +155,12 @@ def test_incoming_request_id_is_kept(make_client: Callable[..., TestClient]) -> 
 
 
 @pytest.mark.parametrize("incoming", ["has space", "x" * 65, "new\\nline", "é"])
-def test_unsafe_request_id_is_replaced(make_client: Callable[..., TestClient], incoming: str) -> None:
-    response = make_client().get("/api/v1/health", headers={"X-Request-ID": incoming.encode("utf-8")})
+def test_unsafe_request_id_is_replaced(
+    make_client: Callable[..., TestClient], incoming: str
+) -> None:
+    response = make_client().get(
+        "/api/v1/health", headers={"X-Request-ID": incoming.encode("utf-8")}
+    )
 
     assert response.headers["x-request-id"] != incoming
     assert len(response.headers["x-request-id"]) == 17
@@ -178,10 +189,12 @@ def test_security_headers_are_configurable(make_client: Callable[..., TestClient
 
 
 def test_default_security_headers_cover_the_requirements() -> None:
-    assert {name.lower(): value for name, value in DEFAULT_SECURITY_HEADERS.items()} == EXPECTED_HEADERS
+    assert {
+        name.lower(): value for name, value in DEFAULT_SECURITY_HEADERS.items()
+    } == EXPECTED_HEADERS
 
 
-def test_admin_cache_clear_calls_backend(make_client: Callable[..., TestClient], tmp_path) -> None:
+def test_admin_cache_clear_calls_backend(make_client: Callable[..., TestClient]) -> None:
     client = make_client(environ={"CLSTOCK_CACHE__USE": "pickle"})
 
     client.get("/api/v1/stock/7203/data", headers=auth(READER_KEY))

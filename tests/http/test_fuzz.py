@@ -1,7 +1,7 @@
 """Property-based fuzzing of the whole API from its own OpenAPI document (schemathesis 4).
 
 Every generated request, valid or deliberately invalid, must get a non-5xx
-answer whose status, headers and body match the document. Examples per
+response whose status, headers and body match the document. Examples per
 operation are kept small so the whole area stays fast.
 """
 
@@ -11,18 +11,19 @@ from pathlib import Path
 
 import pytest
 import schemathesis
+from clstock_http.asgi import ClStockApi
+from clstock_http.openapi import build_openapi
 from hypothesis import HealthCheck, settings
 from schemathesis import GenerationMode
 
 from clstock_core.app import Application
-from clstock_http.asgi import ClStockApi
-from clstock_http.openapi import build_openapi
 from tests.helpers import make_ohlcv, write_plain_csv
 from tests.http.conftest import ADMIN_KEY, auth, keys_toml
 
 MAX_EXAMPLES = 30
 UNLIMITED = ", ".join(
-    f'{route} = "100000/minute"' for route in ("recommendations", "recommendation", "stocks", "stock_data", "cache_clear")
+    f'{route} = "100000/minute"'
+    for route in ("recommendations", "recommendation", "stocks", "stock_data", "cache_clear")
 )
 
 
@@ -75,7 +76,11 @@ schema.config.generation.update(
     deadline=None,
     # fuzz_api is function-scoped on purpose: one application per operation,
     # shared by that operation's examples.
-    suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much, HealthCheck.function_scoped_fixture],
+    suppress_health_check=[
+        HealthCheck.too_slow,
+        HealthCheck.filter_too_much,
+        HealthCheck.function_scoped_fixture,
+    ],
 )
 def test_api_matches_its_openapi_document(case: schemathesis.Case, fuzz_api: ClStockApi) -> None:
     # parametrize() works on a copy of the schema, loaded before the fixture

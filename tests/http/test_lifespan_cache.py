@@ -9,13 +9,18 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
+from clstock_http.asgi import ClStockApi
 from starlette.testclient import TestClient
 
 from clstock_core.app import Application
-from clstock_http.asgi import ClStockApi
 from tests.helpers import make_ohlcv, write_plain_csv
 from tests.http.conftest import READER_KEY, FakeClock, auth
-from tests.http.plugins_for_tests import CountingPredictor, PredictorPlugin, RoutesPlugin, ShutdownCounter
+from tests.http.plugins_for_tests import (
+    CountingPredictor,
+    PredictorPlugin,
+    RoutesPlugin,
+    ShutdownCounter,
+)
 
 READER = auth(READER_KEY)
 COUNTING = {"CLSTOCK_PREDICTORS__USE": '["counting"]'}
@@ -25,7 +30,7 @@ def counting_client(
     make_client: Callable[..., TestClient], predictor: CountingPredictor, **options: object
 ) -> TestClient:
     return make_client(
-        options.pop("extra", '[frontend.http]\nwarm_up = false\n'),
+        options.pop("extra", "[frontend.http]\nwarm_up = false\n"),
         extra_plugins=(("counting", PredictorPlugin(predictor)),),
         environ=COUNTING,
         **options,
@@ -69,10 +74,14 @@ def test_requests_before_startup_are_503(write_config: Callable[..., Path]) -> N
     assert client.get("/api/v1/health").status_code == 200
 
 
-def test_startup_failure_is_reported_and_closes(write_config: Callable[..., Path], tmp_path: Path) -> None:
+def test_startup_failure_is_reported_and_closes(
+    write_config: Callable[..., Path], tmp_path: Path
+) -> None:
     counter = ShutdownCounter()
     config = write_config()
-    config.write_text(config.read_text(encoding="utf-8").replace("prices", "missing-dir", 1), encoding="utf-8")
+    config.write_text(
+        config.read_text(encoding="utf-8").replace("prices", "missing-dir", 1), encoding="utf-8"
+    )
     application = Application(config, extra_plugins=(("counter", counter),))
 
     with pytest.raises(Exception, match="does not exist"):
@@ -87,7 +96,9 @@ def test_repeated_requests_compute_once(make_client: Callable[..., TestClient]) 
     client = counting_client(make_client, predictor)
 
     for top_n in (1, 5, 10, 5):
-        assert client.get(f"/api/v1/recommendations?top_n={top_n}", headers=READER).status_code == 200
+        assert (
+            client.get(f"/api/v1/recommendations?top_n={top_n}", headers=READER).status_code == 200
+        )
     for symbol in ("7203", "130A", "7203.T"):
         assert client.get(f"/api/v1/recommendation/{symbol}", headers=READER).status_code == 200
 
@@ -100,7 +111,9 @@ def test_concurrent_identical_requests_compute_once(make_client: Callable[..., T
     client = counting_client(make_client, predictor)
 
     with ThreadPoolExecutor(max_workers=8) as pool:
-        futures = [pool.submit(client.get, "/api/v1/recommendations", headers=READER) for _ in range(8)]
+        futures = [
+            pool.submit(client.get, "/api/v1/recommendations", headers=READER) for _ in range(8)
+        ]
         assert predictor.started.wait(10)
         predictor.release.set()
         statuses = [future.result(timeout=30).status_code for future in futures]
@@ -127,11 +140,13 @@ def test_event_loop_serves_while_ranking_runs(make_client: Callable[..., TestCli
 
 
 def test_concurrent_stock_data_requests_load_once(make_client: Callable[..., TestClient]) -> None:
-    client = make_client('[frontend.http]\nwarm_up = false\n')
+    client = make_client("[frontend.http]\nwarm_up = false\n")
     service = client.app.state.stock_data
 
     with ThreadPoolExecutor(max_workers=6) as pool:
-        responses = list(pool.map(lambda _: client.get("/api/v1/stock/7203/data", headers=READER), range(6)))
+        responses = list(
+            pool.map(lambda _: client.get("/api/v1/stock/7203/data", headers=READER), range(6))
+        )
 
     assert {r.status_code for r in responses} == {200}
     assert len({r.content for r in responses}) == 1
@@ -156,7 +171,10 @@ def test_refresh_keeps_ranking_when_data_unchanged(make_client: Callable[..., Te
     predictor = CountingPredictor()
     clock = FakeClock()
     client = counting_client(
-        make_client, predictor, extra='[frontend.http]\nwarm_up = false\nrefresh_seconds = 60\n', clock=clock
+        make_client,
+        predictor,
+        extra="[frontend.http]\nwarm_up = false\nrefresh_seconds = 60\n",
+        clock=clock,
     )
     first = client.get("/api/v1/recommendations", headers=READER).json()
 
@@ -175,7 +193,10 @@ def test_refresh_recomputes_when_as_of_changes(
     predictor = CountingPredictor()
     clock = FakeClock()
     client = counting_client(
-        make_client, predictor, extra='[frontend.http]\nwarm_up = false\nrefresh_seconds = 60\n', clock=clock
+        make_client,
+        predictor,
+        extra="[frontend.http]\nwarm_up = false\nrefresh_seconds = 60\n",
+        clock=clock,
     )
     before = client.get("/api/v1/recommendations", headers=READER).json()["report"]["as_of"]
     write_plain_csv(price_dir / "6758.T.csv", make_ohlcv(301, seed=1, drift=0.001))

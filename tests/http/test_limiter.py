@@ -5,16 +5,18 @@ from __future__ import annotations
 import tracemalloc
 
 import pytest
-from pydantic import ValidationError
-
-from clstock_core.roles import RateLimiter
 from clstock_limiter.gcra import GcraBucket
 from clstock_limiter.limiter import Limiter
 from clstock_limiter.settings import DEFAULT_LIMITS, LimiterSettings
+from pydantic import ValidationError
+
+from clstock_core.roles import RateLimiter
 from tests.http.conftest import FakeClock
 
 
-def bucket(limit: int = 50, period: float = 60.0, *, clock: FakeClock, max_clients: int = 1000) -> GcraBucket:
+def bucket(
+    limit: int = 50, period: float = 60.0, *, clock: FakeClock, max_clients: int = 1000
+) -> GcraBucket:
     return GcraBucket(limit, period, clock=clock, max_clients=max_clients, name="test")
 
 
@@ -35,7 +37,9 @@ def test_default_limits_per_route() -> None:
 
 
 def test_configured_routes_merge_with_defaults() -> None:
-    settings = LimiterSettings.model_validate({"routes": {"stocks": "5/second", "recommendations": "none"}})
+    settings = LimiterSettings.model_validate(
+        {"routes": {"stocks": "5/second", "recommendations": "none"}}
+    )
     limiter = Limiter(settings)
 
     assert limiter.hit("recommendations", "ip:1") is None

@@ -63,7 +63,9 @@ def test_trading_days(calendar: TseCalendar, day: dt.date) -> None:
         (tokyo(2025, 6, 14, 10, 0), MarketPhase.CLOSED_DAY, False),
     ],
 )
-def test_phases(calendar: TseCalendar, moment: dt.datetime, phase: MarketPhase, is_open: bool) -> None:
+def test_phases(
+    calendar: TseCalendar, moment: dt.datetime, phase: MarketPhase, is_open: bool
+) -> None:
     status = calendar.status(moment)
 
     assert status.phase is phase

@@ -6,10 +6,9 @@ from typing import Any
 
 import pytest
 import schemathesis
-from starlette.testclient import TestClient
-
 from clstock_http.openapi import build_openapi
 from clstock_http.routes import SPECS
+from starlette.testclient import TestClient
 
 
 @pytest.fixture(scope="module")
@@ -28,7 +27,9 @@ def test_document_is_openapi_3_1(document: dict[str, Any]) -> None:
 
 
 def test_every_route_is_documented(document: dict[str, Any]) -> None:
-    documented = {(method.upper(), path) for path, item in document["paths"].items() for method in item}
+    documented = {
+        (method.upper(), path) for path, item in document["paths"].items() for method in item
+    }
 
     assert documented == {(spec.method, spec.path) for spec, _ in SPECS.values()}
 
@@ -74,7 +75,8 @@ def test_parameters_are_described(document: dict[str, Any]) -> None:
     data = document["paths"]["/api/v1/stock/{symbol}/data"]["get"]["parameters"]
 
     assert top_n["schema"] == {"type": "integer", "minimum": 1, "maximum": 50, "default": 10}
-    assert data[0]["in"] == "path" and data[0]["required"] is True
+    assert data[0]["in"] == "path"
+    assert data[0]["required"] is True
     assert data[1]["schema"]["enum"] == ["1mo", "3mo", "6mo", "1y", "2y", "5y", "max"]
 
 
@@ -90,7 +92,9 @@ def test_parameters_are_described(document: dict[str, Any]) -> None:
     ],
 )
 def test_response_models_are_referenced(document: dict[str, Any], path: str, model: str) -> None:
-    schema = document["paths"][path]["get"]["responses"]["200"]["content"]["application/json"]["schema"]
+    schema = document["paths"][path]["get"]["responses"]["200"]["content"]["application/json"][
+        "schema"
+    ]
 
     assert schema == {"$ref": f"#/components/schemas/{model}"}
     assert resolve(document, schema["$ref"])["type"] == "object"

@@ -7,12 +7,12 @@ import math
 from collections.abc import Callable
 
 import pytest
+from clstock_http.server import HttpFrontend
+from clstock_http.settings import HttpSettings
 from starlette.testclient import TestClient
 
 from clstock_core.app import Application
-from clstock_http.server import HttpFrontend
-from clstock_http.settings import HttpSettings
-from tests.http.conftest import FakeClock, OTHER_READER_KEY, READER_KEY, auth
+from tests.http.conftest import OTHER_READER_KEY, READER_KEY, FakeClock, auth
 
 Limited = Callable[..., tuple[TestClient, FakeClock]]
 
@@ -59,10 +59,16 @@ def test_429_retry_after_is_the_real_wait(limited_client: Limited) -> None:
 def test_window_edge_allows_no_second_burst(limited_client: Limited) -> None:
     client, clock = limited_client('recommendations = "50/minute"')
     clock.now = 59.9
-    statuses = [client.get("/api/v1/recommendations", headers=auth(READER_KEY)).status_code for _ in range(50)]
+    statuses = [
+        client.get("/api/v1/recommendations", headers=auth(READER_KEY)).status_code
+        for _ in range(50)
+    ]
     clock.now = 60.1
 
-    after = [client.get("/api/v1/recommendations", headers=auth(READER_KEY)).status_code for _ in range(5)]
+    after = [
+        client.get("/api/v1/recommendations", headers=auth(READER_KEY)).status_code
+        for _ in range(5)
+    ]
 
     assert statuses == [200] * 50
     assert after == [429] * 5
@@ -93,7 +99,9 @@ def test_each_key_has_its_own_allowance(limited_client: Limited) -> None:
     client, _ = limited_client('stocks = "2/minute"')
 
     first = [client.get("/api/v1/stocks", headers=auth(READER_KEY)).status_code for _ in range(3)]
-    second = [client.get("/api/v1/stocks", headers=auth(OTHER_READER_KEY)).status_code for _ in range(3)]
+    second = [
+        client.get("/api/v1/stocks", headers=auth(OTHER_READER_KEY)).status_code for _ in range(3)
+    ]
 
     assert first == [200, 200, 429]
     assert second == [200, 200, 429]
@@ -112,7 +120,9 @@ def test_unauthenticated_requests_limited_per_address(limited_client: Limited) -
     client, _ = limited_client('stocks = "2/minute"')
     other = peer(client, "198.51.100.20")
 
-    guesses = [client.get("/api/v1/stocks", headers=auth("clsk_guess")).status_code for _ in range(3)]
+    guesses = [
+        client.get("/api/v1/stocks", headers=auth("clsk_guess")).status_code for _ in range(3)
+    ]
 
     assert guesses == [401, 401, 429]
     assert other.get("/api/v1/stocks").status_code == 401
@@ -182,7 +192,9 @@ def test_several_workers_warn_limits_are_per_worker(
     assert any("per worker process" in message and "3 workers" in message for message in warnings)
 
 
-def test_one_worker_does_not_warn(write_config: Callable[..., object], caplog: pytest.LogCaptureFixture) -> None:
+def test_one_worker_does_not_warn(
+    write_config: Callable[..., object], caplog: pytest.LogCaptureFixture
+) -> None:
     with Application(write_config()) as application:
         HttpFrontend(HttpSettings(workers=1), application)._warn_per_worker_limits()
 

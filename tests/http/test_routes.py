@@ -8,11 +8,11 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
+from clstock_http.schemas import ReadinessResponse, StockList
 from starlette.testclient import TestClient
 
 from clstock_core.cli.main import main
 from clstock_core.models import MarketPhase, Recommendation, RecommendationsResponse, StockData
-from clstock_http.schemas import ReadinessResponse, StockList
 from tests.helpers import make_ohlcv, write_plain_csv
 from tests.http.conftest import ADMIN_KEY, READER_KEY, auth
 
@@ -122,7 +122,9 @@ def test_recommendation_rank_is_rank_in_universe(client: TestClient) -> None:
         assert single == expected
 
 
-@pytest.mark.parametrize("symbol", ["72O3", "ABCD", "7203.X", "12345", "0203", "7203%20", "%E3%83%88"])
+@pytest.mark.parametrize(
+    "symbol", ["72O3", "ABCD", "7203.X", "12345", "0203", "7203%20", "%E3%83%88"]
+)
 def test_invalid_symbol_is_422(client: TestClient, symbol: str) -> None:
     response = client.get(f"/api/v1/recommendation/{symbol}", headers=READER)
 
@@ -137,10 +139,14 @@ def test_symbol_outside_universe_is_404(client: TestClient) -> None:
     assert response.json()["error"]["code"] == "unknown_symbol"
 
 
-def test_unranked_symbol_is_404_with_reason(make_client: Callable[..., TestClient], price_dir: Path) -> None:
+def test_unranked_symbol_is_404_with_reason(
+    make_client: Callable[..., TestClient], price_dir: Path
+) -> None:
     write_plain_csv(price_dir / "1301.T.csv", make_ohlcv(20, seed=9, start="2024-01-04"))
     universe = price_dir.parent / "symbols.csv"
-    universe.write_text(universe.read_text(encoding="utf-8") + "1301,1301.T,Kyokuyo\n", encoding="utf-8")
+    universe.write_text(
+        universe.read_text(encoding="utf-8") + "1301,1301.T,Kyokuyo\n", encoding="utf-8"
+    )
     client = make_client()
 
     response = client.get("/api/v1/recommendation/1301", headers=READER)
@@ -164,7 +170,9 @@ def test_stock_data_matches_cli_json(
     client: TestClient, write_config: Callable[..., Path], capsys: pytest.CaptureFixture[str]
 ) -> None:
     config = write_config(name="cli.toml")
-    assert main(["--config", str(config), "data", "130A", "--period", "3mo", "--format", "json"]) == 0
+    assert (
+        main(["--config", str(config), "data", "130A", "--period", "3mo", "--format", "json"]) == 0
+    )
     cli_data = json.loads(capsys.readouterr().out)
 
     response = client.get("/api/v1/stock/130a.T/data?period=3mo", headers=READER)

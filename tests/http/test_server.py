@@ -143,7 +143,9 @@ def test_serve_rejects_bad_credentials_over_the_wire(server: Server) -> None:
 
 def test_serve_ignores_forwarded_for_by_default(server: Server) -> None:
     statuses = [
-        httpx.get(f"{server.url}/api/v1/stocks", headers={"X-Forwarded-For": f"198.51.100.{i}"}).status_code
+        httpx.get(
+            f"{server.url}/api/v1/stocks", headers={"X-Forwarded-For": f"198.51.100.{i}"}
+        ).status_code
         for i in range(3)
     ]
 
@@ -168,7 +170,16 @@ def test_development_profile_refuses_public_address(write_config: Callable[..., 
     env = {**os.environ, "CLSTOCK_ENGINE__PROFILE": "development"}
 
     result = subprocess.run(
-        [CLSTOCK, "--config", str(write_config()), "serve", "--host", "0.0.0.0", "--port", str(free_port())],
+        [
+            CLSTOCK,
+            "--config",
+            str(write_config()),
+            "serve",
+            "--host",
+            "0.0.0.0",
+            "--port",
+            str(free_port()),
+        ],
         capture_output=True,
         text=True,
         env=env,
@@ -182,7 +193,9 @@ def test_development_profile_refuses_public_address(write_config: Callable[..., 
 
 def test_startup_failure_exits_nonzero(write_config: Callable[..., Path]) -> None:
     config = write_config()
-    config.write_text(config.read_text(encoding="utf-8").replace("prices", "no-such-dir", 1), encoding="utf-8")
+    config.write_text(
+        config.read_text(encoding="utf-8").replace("prices", "no-such-dir", 1), encoding="utf-8"
+    )
 
     result = subprocess.run(
         [CLSTOCK, "--config", str(config), "serve", "--port", str(free_port())],
@@ -197,7 +210,9 @@ def test_startup_failure_exits_nonzero(write_config: Callable[..., Path]) -> Non
 
 
 @pytest.mark.slow
-def test_serve_with_workers_warns_and_stops_cleanly(write_config: Callable[..., Path], tmp_path: Path) -> None:
+def test_serve_with_workers_warns_and_stops_cleanly(
+    write_config: Callable[..., Path], tmp_path: Path
+) -> None:
     running = start_server(write_config(), tmp_path / "workers.log", "--workers", "2")
     try:
         response = httpx.get(f"{running.url}/api/v1/stocks", headers=auth(READER_KEY))

@@ -130,7 +130,7 @@ def test_adjusted_close_preferred(momentum):
 def test_close_used_without_adjusted(momentum):
     _, predictor = momentum
     frames = _universe(4)
-    # One symbol from a source without adj_close: the panel holds NaN there.
+    # One symbol comes from a source without adj_close, so the panel contains NaN there.
     frames["1000.T"] = frames["1000.T"].drop(columns="adj_close")
     prediction = predictor.MomentumPredictor(predictor.MomentumSettings()).predict(_panel(frames))
 

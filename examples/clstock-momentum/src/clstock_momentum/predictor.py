@@ -3,8 +3,8 @@
 The classic "12-1" momentum signal (Jegadeesh and Titman, 1993) is the
 return from twelve months ago to one month ago. The most recent month is
 left out because one-month returns tend to reverse. Each stock's score is
-its percentile among the stocks of the same panel, so the score says how a
-stock compares with the rest of the universe on the same day.
+its percentile among the stocks of the same panel, so the score measures
+how a stock compares with the rest of the universe on the same day.
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ from clstock_core.roles import Prediction
 
 #: Trading days in a month, the unit of the consistency check.
 MONTH = 21
-#: A percentile among fewer stocks than this says little, so confidence shrinks.
+#: A percentile among fewer stocks than this carries little information, so confidence shrinks.
 FULL_BREADTH = 20
 
 
@@ -98,7 +98,7 @@ class MomentumPredictor:
         symbols: np.ndarray,
         usable: np.ndarray,
     ) -> dict[str, list[str]]:
-        """The signals behind each score, in words."""
+        """Describe the signals behind each score in words."""
         lookback, skip = self.settings.lookback_days, self.settings.skip_days
         total = int(usable.sum())
         # Position 1 is the strongest momentum; ties share the better position.
@@ -117,7 +117,7 @@ class MomentumPredictor:
 
 
 def formation_prices(panel: PricePanel, window: int) -> np.ndarray:
-    """The last ``window`` prices of each symbol, split-adjusted where the source has them.
+    """Return the last ``window`` prices of each symbol, split-adjusted where the source has them.
 
     Unadjusted closes jump at a stock split, which would read as a crash, so
     ``adj_close`` is preferred and ``close`` fills in for symbols without it.
@@ -158,7 +158,7 @@ def percentile_scores(values: np.ndarray, usable: np.ndarray) -> np.ndarray:
     """Cross-sectional percentile of each usable value, 0 (weakest) to 100 (strongest).
 
     Ties share the average rank. A single usable stock scores 50, because a
-    rank among one says nothing. Unusable entries are NaN.
+    rank among one carries no information. Unusable entries are NaN.
     """
     score = np.full(values.shape, np.nan)
     count = int(usable.sum())
