@@ -28,7 +28,7 @@ from clstock_core.fetching import RetryPolicy, fetch_with_retry
 from clstock_core.levels import PriceContext, action_for, compute_levels
 from clstock_core.lifecycle.signals import Cancellation
 from clstock_core.models import RankingReport, Recommendation, SkippedSymbol, StockInfo
-from clstock_core.prices import PricePanel, normalize_history
+from clstock_core.prices import PricePanel, normalize_many
 from clstock_core.prices.indicators import atr
 from clstock_core.symbols import parse_symbol
 
@@ -148,25 +148,24 @@ class Engine:
         result = fetch_with_retry(
             self.source, batch, start=start, policy=self.retry_policy, cancel=self.cancel
         )
+        fetched = {ticker: result.histories[ticker] for ticker in batch if ticker in result.histories}
+        normalized, invalid = normalize_many(fetched)
+
         for ticker in batch:
-            raw = result.histories.get(ticker)
-            if raw is None:
-                if ticker in result.failures:
-                    error, reason = result.failures[ticker], result.reason(ticker)
-                else:
-                    error = NoDataError(ticker, "the source returned nothing for it")
-                    reason = str(error)
+            if ticker in normalized:
+                history = normalized[ticker]
+                histories[ticker] = history
+                self._cache_set(self._history_key(ticker, start), history, HISTORY_TTL)
+                self._cache_set(self._last_known_key(ticker), history, LAST_KNOWN_TTL)
+            elif ticker in invalid:
+                failures[ticker] = str(invalid[ticker])
+                errors[ticker] = invalid[ticker]
+            elif ticker in result.failures:
+                error, reason = result.failures[ticker], result.reason(ticker)
                 self._use_stale_or_fail(ticker, error, histories, failures, stale, errors, reason)
-                continue
-            try:
-                history = normalize_history(raw, ticker)
-            except NoDataError as no_data:
-                failures[ticker] = str(no_data)
-                errors[ticker] = no_data
-                continue
-            histories[ticker] = history
-            self._cache_set(self._history_key(ticker, start), history, HISTORY_TTL)
-            self._cache_set(self._last_known_key(ticker), history, LAST_KNOWN_TTL)
+            else:
+                error = NoDataError(ticker, "the source returned nothing for it")
+                self._use_stale_or_fail(ticker, error, histories, failures, stale, errors, str(error))
 
     def _use_stale_or_fail(
         self,

@@ -9,6 +9,7 @@ exchange-local trading dates, sorted, one row per date, float prices
 from __future__ import annotations
 
 import logging
+from collections.abc import Mapping
 
 import numpy as np
 import pandas as pd
@@ -52,16 +53,85 @@ def normalize_history(frame: pd.DataFrame, symbol: str) -> pd.DataFrame:
 
     Raises :class:`NoDataError` if no valid bar remains.
     """
-    data = frame.copy()
-    data.columns = [_column_name(column) for column in data.columns]
-    if "date" not in data.columns:
-        data = data.rename_axis("date").reset_index()
-    data["symbol"] = symbol
+    histories, failures = normalize_many({symbol: frame})
+    if symbol in failures:
+        raise failures[symbol]
+    return histories[symbol]
 
-    long = normalize_long(data)
-    if long.empty:
-        raise NoDataError(symbol, "no valid daily bars")
-    return long.drop(columns="symbol").set_index("date")
+
+def normalize_many(
+    frames: Mapping[str, pd.DataFrame],
+) -> tuple[dict[str, pd.DataFrame], dict[str, NoDataError]]:
+    """Normalize many symbols' frames in one vectorized pass.
+
+    Returns the normalized frames, indexed by ``date``, and a
+    :class:`NoDataError` for each symbol with no valid bar or a missing
+    column. One pass over the concatenated rows costs about as much as
+    normalizing a single symbol, because pandas' per-call overhead dominates
+    frames of a few thousand rows.
+    """
+    parts: list[pd.DataFrame] = []
+    failures: dict[str, NoDataError] = {}
+    has_adjusted: dict[str, bool] = {}
+    for symbol, frame in frames.items():
+        try:
+            part = _with_symbol(frame, symbol)
+        except NoDataError as error:
+            failures[symbol] = error
+            continue
+        has_adjusted[symbol] = "adj_close" in part.columns
+        parts.append(part)
+
+    histories: dict[str, pd.DataFrame] = {}
+    if parts:
+        long = normalize_long(pd.concat(parts, ignore_index=True))
+        histories = _split_by_symbol(long, has_adjusted)
+
+    for symbol in has_adjusted:
+        if symbol not in histories:
+            failures[symbol] = NoDataError(symbol, "no valid daily bars")
+    return histories, failures
+
+
+def _with_symbol(frame: pd.DataFrame, symbol: str) -> pd.DataFrame:
+    """Return ``frame``'s OHLCV columns as floats, with ``date`` and ``symbol`` columns.
+
+    Works on the underlying arrays, because this runs once per symbol and
+    pandas' per-call overhead would otherwise dominate.
+    """
+    names = {_column_name(column): column for column in frame.columns}
+    missing = [column for column in OHLCV_COLUMNS if column not in names]
+    if missing:
+        raise NoDataError(symbol, f"the source returned no {', '.join(missing)} column")
+
+    # Dates are converted per frame, because frames in different time zones
+    # cannot share one datetime column.
+    raw_dates = frame[names["date"]] if "date" in names else frame.index
+    columns: dict[str, object] = {"date": exchange_dates(pd.Index(raw_dates))}
+    for column in OHLCV_COLUMNS + (["adj_close"] if "adj_close" in names else []):
+        values = frame[names[column]]
+        if values.dtype.kind not in "fiu":
+            values = pd.to_numeric(values, errors="coerce")
+        columns[column] = values.to_numpy(dtype="float64", na_value=np.nan)
+    columns["symbol"] = symbol
+    return pd.DataFrame(columns)
+
+
+def _split_by_symbol(long: pd.DataFrame, has_adjusted: Mapping[str, bool]) -> dict[str, pd.DataFrame]:
+    symbols = long["symbol"].to_numpy()
+    if len(symbols) == 0:
+        return {}
+    starts = np.concatenate(([0], np.flatnonzero(symbols[1:] != symbols[:-1]) + 1))
+    ends = np.append(starts[1:], len(symbols))
+
+    histories = {}
+    for start, end in zip(starts, ends, strict=True):
+        symbol = str(symbols[start])
+        history = long.iloc[start:end].drop(columns="symbol").set_index("date")
+        if not has_adjusted.get(symbol, False) and "adj_close" in history.columns:
+            history = history.drop(columns="adj_close")
+        histories[symbol] = history
+    return histories
 
 
 def normalize_long(frame: pd.DataFrame) -> pd.DataFrame:
