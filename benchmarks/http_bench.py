@@ -1,8 +1,9 @@
 """Compare the secured ClStock API with a bare Starlette endpoint and FastAPI + slowapi.
 
 Three servers run one after another under identical uvicorn settings (one
-worker, ``log_level="warning"``, no access log, no proxy headers, the
-default HTTP implementation), each in its own process on 127.0.0.1:
+worker, ``log_level="warning"``, no access log, no proxy headers, and the
+HTTP parser uvicorn picks: httptools when installed, as the ``bench`` extra
+does, else h11), each in its own process on 127.0.0.1:
 
 - ``clstock``: ``GET /api/v1/recommendations`` of the real API (API-key auth,
   the ``limiter`` rate limiter with limits raised so the run is never
@@ -27,6 +28,7 @@ The servers are started by this same file with ``--serve NAME``.
 import argparse
 import hashlib
 import hmac
+import importlib.util
 import os
 import platform
 import re
@@ -189,7 +191,7 @@ class Running:
             self.process.wait(timeout=10)
 
 
-def start(name: str, workdir: Path, cpu: int | None) -> Running:
+def start(name: str, workdir: Path, cpu: int | None, http: str) -> Running:
     port = free_port()
     command = [
         sys.executable,
@@ -200,6 +202,8 @@ def start(name: str, workdir: Path, cpu: int | None) -> Running:
         str(port),
         "--workdir",
         str(workdir),
+        "--http",
+        http,
     ]
     if cpu is not None:
         command = ["taskset", "-c", str(cpu), *command]
@@ -310,7 +314,7 @@ def benchmark(args: argparse.Namespace) -> None:
         workdir = Path(temp)
         write_fixture(workdir, args.stocks)
 
-        clstock = start("clstock", workdir, args.server_cpu)
+        clstock = start("clstock", workdir, args.server_cpu, args.http)
         body = httpx.get(
             f"http://127.0.0.1:{clstock.port}{PATH}", headers={"Authorization": f"Bearer {KEY}"}
         ).content
@@ -318,7 +322,7 @@ def benchmark(args: argparse.Namespace) -> None:
         servers = {"clstock": clstock}
         try:
             for name in SERVERS[1:]:
-                servers[name] = start(name, workdir, args.server_cpu)
+                servers[name] = start(name, workdir, args.server_cpu, args.http)
             size = check_same_body(servers)
             samples = {name: Samples() for name in SERVERS}
             for round_number in range(1, args.rounds + 1):
@@ -340,6 +344,18 @@ def benchmark(args: argparse.Namespace) -> None:
     report(samples, size, args)
 
 
+def uvicorn_version() -> str:
+    import uvicorn
+
+    return uvicorn.__version__
+
+
+def http_parser(requested: str) -> str:
+    if requested != "auto":
+        return requested
+    return "httptools" if importlib.util.find_spec("httptools") else "h11"
+
+
 def report(samples: dict[str, Samples], size: int, args: argparse.Namespace) -> None:
     bare, fast, ours = samples["starlette"], samples["fastapi"], samples["clstock"]
     of_bare = ours.rps / bare.rps
@@ -348,6 +364,7 @@ def report(samples: dict[str, Samples], size: int, args: argparse.Namespace) -> 
     print(
         f"{platform.system()} {platform.machine()}, {os.cpu_count()} CPUs, "
         f"Python {platform.python_version()}; "
+        f"uvicorn {uvicorn_version()} with {http_parser(args.http)}; "
         f"wrk -t{args.threads} -c{args.connections} -d{args.duration}s, {args.rounds} rounds, "
         f"body {size} bytes"
     )
@@ -382,12 +399,19 @@ def main() -> None:
         "--server-cpu", type=int, default=None, help="Pin the servers to this CPU (taskset)."
     )
     parser.add_argument("--wrk-cpu", type=int, default=None, help="Pin wrk to this CPU (taskset).")
+    parser.add_argument(
+        "--http",
+        choices=["auto", "h11", "httptools"],
+        default="auto",
+        help="uvicorn HTTP parser of all three servers (auto: httptools when installed).",
+    )
     parser.add_argument("--serve", choices=SERVERS, help=argparse.SUPPRESS)
     parser.add_argument("--port", type=int, help=argparse.SUPPRESS)
     parser.add_argument("--workdir", type=Path, help=argparse.SUPPRESS)
     args = parser.parse_args()
 
     if args.serve:
+        UVICORN_OPTIONS["http"] = args.http
         SERVE[args.serve](args.port, args.workdir)
     else:
         benchmark(args)

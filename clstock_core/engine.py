@@ -108,6 +108,13 @@ class Engine:
         tickers = [parse_symbol(s).ticker for s in symbols] if symbols else sorted(stocks)
         start = start if start is not None else self.start_date()
 
+        # A source that can normalize its whole store in one vectorized pass
+        # (a local parquet file) skips the per-symbol cache, which would only
+        # copy data that is already on local disk.
+        load_panel = getattr(self.source, "load_panel", None)
+        if callable(load_panel):
+            return self._load_in_one_pass(load_panel, tickers, stocks, start, progress)
+
         histories: dict[str, pd.DataFrame] = {}
         failures: dict[str, str] = {}
         stale: set[str] = set()
@@ -135,6 +142,28 @@ class Engine:
 
         panel = PricePanel.from_histories(histories)
         return LoadedUniverse(panel=panel, stocks=stocks, failures=failures, stale=stale, errors=errors)
+
+    def _load_in_one_pass(
+        self,
+        load_panel: Callable[..., PricePanel],
+        tickers: list[str],
+        stocks: dict[str, StockInfo],
+        start: dt.date,
+        progress: Progress | None,
+    ) -> LoadedUniverse:
+        if progress:
+            progress(0, len(tickers))
+        self.cancel.raise_if_set()
+        panel = load_panel(tickers, start=start)
+        if progress:
+            progress(len(tickers), len(tickers))
+
+        loaded = set(panel.symbols)
+        errors: dict[str, ClStockError] = {
+            ticker: NoDataError(ticker, "no valid daily bars") for ticker in tickers if ticker not in loaded
+        }
+        failures = {ticker: str(error) for ticker, error in errors.items()}
+        return LoadedUniverse(panel=panel, stocks=stocks, failures=failures, errors=errors)
 
     def _load_batch(
         self,

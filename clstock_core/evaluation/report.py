@@ -180,6 +180,7 @@ def _chart(result: EvaluationResult, equity: pd.DataFrame, path: Path) -> None:
     # display and leaves pyplot's global backend alone.
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
+    from matplotlib.ticker import LogLocator
 
     figure = Figure(figsize=(10, 5.5), dpi=110)
     FigureCanvasAgg(figure)
@@ -190,6 +191,7 @@ def _chart(result: EvaluationResult, equity: pd.DataFrame, path: Path) -> None:
     axes.set_yscale("log")
     axes.axhline(1, color="grey", linewidth=0.8)
     axes.set_ylabel("growth of 1 yen after costs (log scale)")
+    axes.yaxis.set_major_locator(LogLocator(base=10, subs=(1.0, 2.0, 5.0)))
     axes.yaxis.set_major_formatter(lambda value, _: f"{value:g}x")
     axes.yaxis.set_minor_formatter(lambda value, _: "")
     settings = result.settings

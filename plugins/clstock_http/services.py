@@ -114,6 +114,7 @@ class RankingService:
         self._flight = SingleFlight()
         self._snapshot: RankingSnapshot | None = None
         self._next_attempt = 0.0
+        self._last_error: Exception | None = None
         #: Number of times the predictors ran; tests and logs use it.
         self.computations = 0
 
@@ -130,7 +131,12 @@ class RankingService:
         """Return the current snapshot, computing the first one if needed."""
         snapshot = self._snapshot
         if snapshot is None:
-            return await self._flight.run("ranking", self._refresh)
+            computed = await self._flight.run("ranking", self._refresh)
+            if computed is None:
+                # This request joined a background refresh (the warm-up) that
+                # failed, so it gets that refresh's error, e.g. a 503 for an outage.
+                raise self._last_error or RuntimeError("ranking refresh failed")
+            return computed
 
         now = self._clock()
         due = now - snapshot.loaded_at >= self._refresh_seconds
@@ -155,6 +161,7 @@ class RankingService:
         # A failed background refresh keeps serving the previous snapshot;
         # the error is logged here because no request is waiting for it.
         except Exception as error:  # noqa: BLE001
+            self._last_error = error
             self._next_attempt = self._clock() + RETRY_AFTER_FAILURE
             logger.warning(
                 "background ranking refresh failed (%s: %s); serving the previous ranking, "

@@ -64,10 +64,10 @@ FEATURE_NAMES: tuple[str, ...] = (
 
 #: Maximum look-back of any feature, in bars (dist_high_250, ret_250).
 LONGEST_WINDOW = 251
-#: Bars a prediction recomputes. RSI, ATR and the MACD EMAs forget their seed
-#: geometrically: after 350 bars past the longest window the seed's weight is
-#: below 1e-11, so features from this tail equal full-history features to
-#: about that precision.
+#: Bars a prediction recomputes. It covers the longest window, and RSI, ATR
+#: and the MACD EMAs forget their seed geometrically: after 600 bars the
+#: seed's weight in Wilder's smoothing is (13/14)**600, below 1e-19, so
+#: features from this tail equal full-history ones to float32 precision.
 PREDICT_WINDOW = LONGEST_WINDOW + 350
 
 

@@ -125,8 +125,13 @@ def signal_matrix(close: pd.DataFrame, volume: pd.DataFrame) -> dict[str, np.nda
 
         # 5% above or below a moving average is treated as a full-strength signal.
         trend = (np.tanh(above20 / 0.05) + np.tanh(above50 / 0.05) + np.tanh(cross / 0.05)) / 3
-        # Mid-term momentum peaks around RSI 60; above 75 the stock is stretched.
-        rsi_signal = np.where(rsi14 > 75, 1 - (rsi14 - 75) / 12.5, np.clip((rsi14 - 45) / 15, -1, 1))
+        # A price far above its 20-day average has usually run ahead of
+        # itself and tends to give back part of the move within weeks, so
+        # the trend credit shrinks from 15% above SMA20 and is gone at 35%.
+        overextension = np.clip((above20 - 0.15) / 0.20, 0, 1)
+        trend = trend - np.where(trend > 0, trend * overextension, 0)
+        # Momentum counts fully from RSI 65; above 75 the stock is stretched.
+        rsi_signal = np.where(rsi14 > 75, 1 - (rsi14 - 75) / 12.5, np.clip((rsi14 - 50) / 15, -1, 1))
         macd_signal = np.tanh(macd_rel / 0.01)
         # Rising volume confirms the direction of the 20-day price move.
         volume_signal = np.tanh(np.log(volume_ratio) / 0.3) * np.sign(change20)

@@ -55,8 +55,11 @@ class PredictorPlugin:
 class DownSource:
     """A data source whose upstream is down."""
 
-    def __init__(self, *, listing_fails: bool = False) -> None:
+    def __init__(self, *, listing_fails: bool = False, gate: threading.Event | None = None) -> None:
         self.listing_fails = listing_fails
+        self.gate = gate
+        self.fetching = threading.Event()
+        self.fetches = 0
 
     def list_stocks(self) -> list[StockInfo]:
         if self.listing_fails:
@@ -66,16 +69,20 @@ class DownSource:
         return [StockInfo(code="7203", symbol="7203.T", name="Toyota")]
 
     def fetch(self, symbols: Any, *, start: Any = None, end: Any = None) -> Any:
+        self.fetches += 1
+        self.fetching.set()
+        if self.gate is not None:
+            self.gate.wait(timeout=10)
         raise SourceUnavailableError("HTTP 429 from upstream /var/secret/path", retry_after=42)
 
 
 class DownSourcePlugin:
     def __init__(self, **options: Any) -> None:
-        self.options = options
+        self.source = DownSource(**options)
 
     @hookimpl
     def clstock_register_data_sources(self, register: Any) -> None:
-        register("down", lambda settings, app: DownSource(**self.options))
+        register("down", lambda settings, app: self.source)
 
 
 async def boom(request: Request) -> JSONResponse:

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import logging
+import threading
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 from clstock_http.settings import DEFAULT_SECURITY_HEADERS
@@ -133,6 +135,25 @@ def test_source_unavailable_is_503_with_retry_after(make_client: Callable[..., T
         assert response.json()["error"]["code"] == "source_unavailable"
         assert "/var/secret" not in response.text
         assert_secure(response)
+
+
+def test_request_joining_failed_warm_up_is_503(make_client: Callable[..., TestClient]) -> None:
+    gate = threading.Event()
+    plugin = DownSourcePlugin(gate=gate)
+    client = make_client(
+        "", extra_plugins=(("down", plugin),), environ={"CLSTOCK_DATA_SOURCE__USE": "down"}
+    )
+    assert plugin.source.fetching.wait(10)  # the warm-up is loading
+
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        pending = pool.submit(client.get, "/api/v1/recommendations", headers=auth(READER_KEY))
+        threading.Event().wait(0.2)  # lets the request join the running warm-up
+        gate.set()
+        response = pending.result(timeout=30)
+
+    assert response.status_code == 503
+    assert response.headers["retry-after"] == "42"
+    assert plugin.source.fetches == 1  # the request waited for the warm-up's load
 
 
 def test_source_listing_unavailable_is_503(make_client: Callable[..., TestClient]) -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 
+import pytest
 from clstock_ml.model_file import load_model
 from clstock_parquet.source import ParquetSource
 
@@ -80,6 +81,7 @@ def test_train_rejects_inverted_window(tmp_path, price_dir, capsys):
     )
 
 
+@pytest.mark.realdata
 def test_evaluate_on_real_data(tmp_path, real_data_dir, capsys):
     files = sorted((real_data_dir / "prices").glob("*.csv"))[:30]
     directory = tmp_path / "prices"

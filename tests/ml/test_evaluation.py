@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import json
 import math
 
 import numpy as np
@@ -11,6 +12,7 @@ import pandas as pd
 import pytest
 from scipy.stats import spearmanr
 
+from clstock_core.cli.main import main
 from clstock_core.errors import ClStockError, ShutdownRequested
 from clstock_core.evaluation import EvaluationSettings, evaluate
 from clstock_core.evaluation.baselines import MomentumPredictor, VolatilityPredictor
@@ -22,6 +24,7 @@ from clstock_core.evaluation.metrics import (
     t_statistic,
 )
 from clstock_core.evaluation.portfolio import Holding, PriceGrid, simulate
+from clstock_core.evaluation.report import render_table, write_report
 from clstock_core.evaluation.schedule import rebalance_dates, retrain_dates
 from clstock_core.prices import PricePanel
 from clstock_core.roles import Prediction
@@ -319,3 +322,72 @@ def test_momentum_baseline_skips_last_month():
     short = MomentumPredictor().predict(PricePanel.from_long(planted_frame(symbols=2, days=200)))
     assert short.scores.empty
     assert "needs 251 trading days" in short.failures["1000.T"]
+
+
+# -- report -------------------------------------------------------------------------
+
+
+def test_report_files_and_table(panel, tmp_path):
+    result = evaluate(panel, [], SETTINGS)
+    written = write_report(
+        result, tmp_path / "report", command="clstock evaluate --start 2019-09-01"
+    )
+
+    assert [path.name for path in written] == [
+        "evaluation.json",
+        "metrics.csv",
+        "periods.csv",
+        "equity.csv",
+        "cumulative_returns.png",
+    ]
+    payload = json.loads((tmp_path / "report" / "evaluation.json").read_text(encoding="utf-8"))
+    assert payload["command"] == "clstock evaluate --start 2019-09-01"
+    assert payload["settings"]["top"] == 5
+    universe = payload["strategies"]["equal_weight_universe"]["metrics"]
+    assert universe["rank_ic_mean"] is None
+    periods = (tmp_path / "report" / "periods.csv").read_text(encoding="utf-8").splitlines()
+    assert len(periods) == 1 + 4 * len(result.rebalance_dates)
+    equity = pd.read_csv(tmp_path / "report" / "equity.csv", index_col="date")
+    assert list(equity.columns) == [s.name for s in result.strategies]
+
+    table = render_table(result)
+    assert "random" in table
+    assert "volatility_60" in table
+    assert f"{len(result.rebalance_dates)} monthly rebalances, 40 symbols, top 5" in table
+
+
+def test_evaluate_command_on_csv_data(offline_config, tmp_path, capsys):
+    report = tmp_path / "report"
+    code = main(
+        [
+            "--config",
+            str(offline_config),
+            "evaluate",
+            "--start",
+            "2023-06-01",
+            "--predictor",
+            "technical",
+            "--top",
+            "2",
+            "--report-dir",
+            str(report),
+            "--format",
+            "json",
+        ]
+    )
+    output = capsys.readouterr()
+    assert code == 0, output.err
+    payload = json.loads(output.out)
+    assert list(payload["strategies"]) == [
+        "technical",
+        "momentum_12_1",
+        "volatility_60",
+        "random",
+        "equal_weight_universe",
+    ]
+    # The data ends on 2024-02-27, 19 sessions after 2024-01-31: too few for
+    # a 20-session holding period, so December is the last rebalance.
+    assert payload["rebalance_dates"][0] == "2023-06-30"
+    assert payload["rebalance_dates"][-1] == "2023-12-29"
+    assert "--predictor technical" in payload["command"]
+    assert (report / "cumulative_returns.png").is_file()

@@ -46,6 +46,7 @@ def test_features_ignore_later_bars(panel):
     assert_same_features(full[full["date"] <= cut].reset_index(drop=True), truncated)
 
 
+@pytest.mark.realdata
 def test_features_ignore_later_bars_on_real_data(real_data_dir):
     panel = real_panel(real_data_dir, 30)
     assert len(panel) == 30
