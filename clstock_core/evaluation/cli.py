@@ -20,13 +20,11 @@ ISO_DATE = click.DateTime(["%Y-%m-%d"])
 
 
 @click.command()
-@click.option(
-    "--start", type=ISO_DATE, required=True, help="First rebalance date considered (YYYY-MM-DD)."
-)
+@click.option("--start", type=ISO_DATE, required=True, help="Earliest rebalance date (YYYY-MM-DD).")
 @click.option(
     "--end",
     type=ISO_DATE,
-    help="Last rebalance date considered (default: the last date with data).",
+    help="Latest rebalance date (default: the last date with data).",
 )
 @click.option(
     "--top",
@@ -87,6 +85,7 @@ ISO_DATE = click.DateTime(["%Y-%m-%d"])
     type=click.Choice(["table", "json"]),
     default="table",
     show_default=True,
+    help="Format of the summary printed on stdout.",
 )
 def evaluate(
     start: dt.datetime,

@@ -15,6 +15,7 @@ score uses the unadjusted close, as the ``technical`` predictor does.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterator
 from dataclasses import dataclass
 
@@ -323,3 +324,42 @@ def latest_features(panel: PricePanel) -> LatestFeatures:
         bar_counts=counts,
         values=values,
     )
+
+
+#: Bars and symbols of the fixed synthetic panel behind :func:`feature_fingerprint`.
+FINGERPRINT_BARS = 320
+FINGERPRINT_SYMBOLS = 3
+
+
+@functools.cache
+def feature_fingerprint() -> tuple[float, ...]:
+    """Return the features of a fixed synthetic panel's latest bars.
+
+    The ``technical_*`` features come from the ``technical`` predictor's
+    code, which can change without :data:`FEATURE_SET_VERSION` changing. A
+    model stores this fingerprint, and loading compares it with the current
+    one, so a changed feature definition is caught either way.
+    """
+    rng = np.random.default_rng(20240628)
+    dates = pd.bdate_range("2020-01-06", periods=FINGERPRINT_BARS)
+    frames = []
+    for index in range(FINGERPRINT_SYMBOLS):
+        close = 1000 * np.exp(np.cumsum(rng.normal(0.0005 * (index - 1), 0.015, FINGERPRINT_BARS)))
+        open_ = close * np.exp(rng.normal(0, 0.004, FINGERPRINT_BARS))
+        spread = np.abs(rng.normal(0, 0.006, FINGERPRINT_BARS))
+        frames.append(
+            pd.DataFrame(
+                {
+                    "symbol": f"{1000 + index}.T",
+                    "date": dates,
+                    "open": open_,
+                    "high": np.maximum(open_, close) * (1 + spread),
+                    "low": np.minimum(open_, close) * (1 - spread),
+                    "close": close,
+                    "adj_close": close * 0.97,
+                    "volume": rng.integers(100_000, 1_000_000, FINGERPRINT_BARS),
+                }
+            )
+        )
+    latest = latest_features(PricePanel.from_long(pd.concat(frames, ignore_index=True)))
+    return tuple(float(value) for value in latest.values.ravel())

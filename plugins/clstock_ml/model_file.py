@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import sklearn
 import skops
 import skops.io
@@ -26,7 +27,7 @@ from pydantic import AwareDatetime, BaseModel, ConfigDict, ValidationError
 from sklearn.ensemble import HistGradientBoostingRegressor
 
 from clstock_core.errors import ClStockError, PredictionError
-from clstock_ml.features import FEATURE_NAMES, FEATURE_SET_VERSION
+from clstock_ml.features import FEATURE_NAMES, FEATURE_SET_VERSION, feature_fingerprint
 
 logger = logging.getLogger(__name__)
 
@@ -70,6 +71,8 @@ class ModelMetadata(BaseModel):
     format_version: int = FORMAT_VERSION
     feature_set_version: int
     features: list[str]
+    #: :func:`~clstock_ml.features.feature_fingerprint` when the model was trained.
+    feature_fingerprint: list[float]
     horizon_days: int
     target: str
     target_clip: float
@@ -195,8 +198,10 @@ def _parse_metadata(payload: dict[str, Any], path: Path, hint: str) -> ModelMeta
     try:
         return ModelMetadata.model_validate(raw)
     except ValidationError as error:
+        first = error.errors()[0]
+        field = ".".join(str(part) for part in first["loc"]) or "(all)"
         raise ModelFileError(
-            f"model file {path} has invalid metadata ({error.errors()[0]['msg']}); {hint}"
+            f"model file {path} has invalid metadata ({field}: {first['msg']}); {hint}"
         ) from None
 
 
@@ -213,6 +218,16 @@ def check_compatible(metadata: ModelMetadata, *, path: Path, hint: str) -> None:
             f"({len(metadata.features)} features; missing {missing or 'none'}, "
             f"unknown {extra or 'none'}), "
             f"this ClStock computes feature set {FEATURE_SET_VERSION}; {hint}"
+        )
+    current = np.asarray(feature_fingerprint())
+    stored = np.asarray(metadata.feature_fingerprint, dtype="float64")
+    # The tolerance absorbs float differences between numpy and pandas builds;
+    # a changed definition moves values by far more.
+    if stored.shape != current.shape or not np.allclose(stored, current, rtol=1e-4, atol=1e-6):
+        raise ModelFileError(
+            f"model file {path} was built with feature definitions that differ from this "
+            f"ClStock's (its feature fingerprint does not match, e.g. because the technical "
+            f"signals changed); {hint}"
         )
     # scikit-learn supports loading a model only with the version that saved it.
     if metadata.sklearn_version != sklearn.__version__:

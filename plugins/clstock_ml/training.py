@@ -13,7 +13,7 @@ from sklearn.metrics import mean_absolute_error, r2_score
 from clstock_core.evaluation.metrics import rank_ic_by_group, t_statistic
 from clstock_core.prices import PricePanel
 from clstock_ml.dataset import Dataset, DatasetSpec, build_dataset, date_range, time_split
-from clstock_ml.features import FEATURE_NAMES, FEATURE_SET_VERSION
+from clstock_ml.features import FEATURE_NAMES, FEATURE_SET_VERSION, feature_fingerprint
 from clstock_ml.model_file import ModelMetadata, TrainedModel, ValidationMetrics, current_versions
 from clstock_ml.settings import MlSettings
 
@@ -131,6 +131,7 @@ def _metadata(
     return ModelMetadata(
         feature_set_version=FEATURE_SET_VERSION,
         features=list(FEATURE_NAMES),
+        feature_fingerprint=list(feature_fingerprint()),
         horizon_days=settings.horizon_days,
         target=settings.target,
         target_clip=settings.target_clip,

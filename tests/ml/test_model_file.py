@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 import sklearn
 import skops.io
-from clstock_ml.features import FEATURE_NAMES
+from clstock_ml.features import FEATURE_NAMES, feature_fingerprint
 from clstock_ml.model_file import (
     FORMAT_VERSION,
     ModelFileError,
@@ -113,6 +113,22 @@ def test_wrong_feature_list_is_rejected(tmp_path, trained):
     assert "clstock train" in message
 
 
+def test_changed_feature_definition_is_rejected(tmp_path, trained):
+    # Same names and version, but one feature now computes other values, as
+    # when the technical predictor's signals change.
+    fingerprint = list(trained.metadata.feature_fingerprint)
+    fingerprint[FEATURE_NAMES.index("technical_score")] += 5.0
+    path = tmp_path / "model.skops"
+    write_payload(path, trained, feature_fingerprint=fingerprint)
+    with pytest.raises(ModelFileError, match="feature definitions that differ .*clstock train"):
+        load_model(path, hint=HINT)
+
+
+def test_fingerprint_matches_current_code(trained):
+    assert trained.metadata.feature_fingerprint == list(feature_fingerprint())
+    assert len(trained.metadata.feature_fingerprint) == 3 * len(FEATURE_NAMES)
+
+
 def test_other_sklearn_version_is_rejected(tmp_path, trained):
     path = tmp_path / "model.skops"
     write_payload(path, trained, sklearn_version="1.0.2")
@@ -124,6 +140,17 @@ def test_other_format_version_is_rejected(tmp_path, trained):
     path = tmp_path / "model.skops"
     write_payload(path, trained, format_version=FORMAT_VERSION + 1)
     with pytest.raises(ModelFileError, match="format version"):
+        load_model(path, hint=HINT)
+
+
+def test_metadata_without_fingerprint_is_rejected(tmp_path, trained):
+    metadata = json.loads(trained.metadata.model_dump_json())
+    del metadata["feature_fingerprint"]
+    path = tmp_path / "model.skops"
+    skops.io.dump({"metadata": json.dumps(metadata), "estimator": trained.estimator}, path)
+    with pytest.raises(
+        ModelFileError, match=r"invalid metadata \(feature_fingerprint: Field required\)"
+    ):
         load_model(path, hint=HINT)
 
 
