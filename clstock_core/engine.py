@@ -105,7 +105,8 @@ class Engine:
     ) -> LoadedUniverse:
         """Load and normalize history for ``symbols`` (default: the whole universe)."""
         stocks = {info.symbol: info for info in self.stocks()}
-        tickers = [parse_symbol(s).ticker for s in symbols] if symbols else sorted(stocks)
+        # dict.fromkeys drops repeated symbols and keeps the order given.
+        tickers = list(dict.fromkeys(parse_symbol(s).ticker for s in symbols)) if symbols else sorted(stocks)
         start = start if start is not None else self.start_date()
 
         # A source that can normalize its whole store in one vectorized pass
@@ -258,7 +259,7 @@ class Engine:
         return RankingReport(
             generated_at=dt.datetime.now(dt.UTC),
             as_of=universe.panel.as_of,
-            universe_size=len(universe.stocks) if symbols is None else len(symbols),
+            universe_size=len(universe.stocks) if symbols is None else len({parse_symbol(s) for s in symbols}),
             recommendations=recommendations[:limit],
             skipped=skipped,
         )
@@ -423,6 +424,9 @@ class Engine:
         if ticker in loaded.failures:
             if isinstance(loaded.errors.get(ticker), SourceUnavailableError):
                 raise loaded.errors[ticker]
+            error = loaded.errors.get(ticker)
+            if isinstance(error, NoDataError):
+                raise error
             raise NoDataError(ticker, loaded.failures[ticker])
         return loaded.panel.history(ticker), ticker in loaded.stale
 

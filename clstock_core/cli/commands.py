@@ -9,6 +9,7 @@ import click
 from clstock_core.cli.context import get_app, get_state, progress_bar
 from clstock_core.cli.output import table, to_csv, to_json
 from clstock_core.lifecycle import batch_signals
+from clstock_core.errors import ClStockError
 from clstock_core.models import RankingReport
 from clstock_core.registry import ROLE_HOOKS, ROLE_LABELS
 from clstock_core.stockdata import PERIODS, build_stock_data
@@ -26,6 +27,9 @@ def recommend(top: int | None, output_format: str, symbols: tuple[str, ...]) -> 
     with batch_signals(app), progress_bar("Loading prices") as progress:
         report = app.engine.rank(top=top, symbols=list(symbols) or None, progress=progress)
 
+    if not report.recommendations:
+        raise _nothing_ranked(report)
+
     if output_format == "json":
         click.echo(to_json(report))
     elif output_format == "csv":
@@ -33,6 +37,17 @@ def recommend(top: int | None, output_format: str, symbols: tuple[str, ...]) -> 
     else:
         click.echo(_report_table(report))
     _warn_skipped(report)
+
+
+def _nothing_ranked(report: RankingReport) -> ClStockError:
+    if report.universe_size == 0:
+        return ClStockError(
+            "the universe is empty; check the [data_source] settings and the universe file "
+            "('clstock stocks' lists what the source offers)"
+        )
+    reasons = "; ".join(f"{item.symbol}: {item.reason}" for item in report.skipped[:3])
+    more = f" (and {len(report.skipped) - 3} more)" if len(report.skipped) > 3 else ""
+    return ClStockError(f"no stock could be ranked: {reasons}{more}")
 
 
 _REC_HEADERS = ["rank", "code", "name", "action", "score", "price", "entry", "stop", "targets", "conf", "as of", "predictor"]

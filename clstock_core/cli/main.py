@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import os
 import sys
 import traceback
 
@@ -124,6 +125,12 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         click.echo("clstock: interrupted", err=True)
         return 130
+    except BrokenPipeError:
+        # The reader of stdout went away (e.g. "| head"): that is not an
+        # error. Point stdout at /dev/null so the exit flush cannot fail too.
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        return EXIT_OK
 
 
 def _fail(error: BaseException, code: int, debug: bool) -> int:

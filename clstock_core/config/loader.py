@@ -43,6 +43,11 @@ def load_raw_config(
 
 
 def _read_toml(path: Path) -> dict[str, Any]:
+    # Reading a FIFO or a device such as /dev/zero would block or never end.
+    if path.exists() and not path.is_file():
+        raise ConfigError(
+            f"config file {str(path)!r} is not a regular file; pass a TOML file with --config"
+        )
     try:
         text = path.read_text(encoding="utf-8")
     except FileNotFoundError:

@@ -19,6 +19,10 @@ from clstock_core.errors import NoDataError
 logger = logging.getLogger(__name__)
 
 EXCHANGE_TZ = "Asia/Tokyo"
+# No TSE share has traded near 100 million yen, nor a day near 10 trillion
+# shares; values beyond these are corrupt input.
+MAX_PRICE = 1e8
+MAX_VOLUME = 1e13
 OHLCV_COLUMNS = ["open", "high", "low", "close", "volume"]
 PRICE_COLUMNS = ["open", "high", "low", "close"]
 
@@ -158,14 +162,37 @@ def normalize_long(frame: pd.DataFrame) -> pd.DataFrame:
     return values.reset_index(drop=True)
 
 
+def _exchange_today() -> pd.Timestamp:
+    """Today's date at the exchange; a bar dated later cannot be real."""
+    return pd.Timestamp.now(tz=EXCHANGE_TZ).normalize().tz_localize(None)
+
+
 def _drop_invalid_rows(values: pd.DataFrame) -> pd.DataFrame:
     numeric = values.columns.difference(["symbol", "date"])
     values[numeric] = values[numeric].replace([np.inf, -np.inf], np.nan)
 
-    # A row with any missing or non-positive price cannot feed an indicator.
+    # A row with any missing or non-positive price cannot feed an indicator,
+    # and one beyond any real quote or share count is corrupt (the volume
+    # limit also keeps the int64 conversion below from overflowing).
     prices = values[PRICE_COLUMNS]
-    valid = prices.notna().all(axis=1) & (prices > 0).all(axis=1)
-    valid &= values["volume"].notna() & (values["volume"] >= 0) & values["date"].notna()
+    valid = prices.notna().all(axis=1) & (prices > 0).all(axis=1) & (prices < MAX_PRICE).all(axis=1)
+    valid &= values["volume"].notna() & (values["volume"] >= 0) & (values["volume"] < MAX_VOLUME)
+    today = _exchange_today()
+    future = values["date"] > today
+    valid &= values["date"].notna() & ~future
+    if future.any():
+        symbols = ", ".join(sorted(map(str, pd.unique(values.loc[future, "symbol"])))[:5])
+        logger.warning(
+            "dropped %d bars dated after today (%s) for %s; check the data source's dates",
+            int(future.sum()), today.date(), symbols,
+        )
+
+    # A high below the low is impossible. A high or low that misses the open
+    # or close by a tick does occur in Yahoo's data (137 of 5.8 million TSE
+    # bars), so the range is widened to contain them rather than dropped.
+    valid &= values["high"] >= values["low"]
+    values["high"] = values[PRICE_COLUMNS].max(axis=1)
+    values["low"] = values[PRICE_COLUMNS].min(axis=1)
 
     # Yahoo emits phantom rows on exchange holidays: no volume and every
     # price equal to the previous close. They are not sessions.

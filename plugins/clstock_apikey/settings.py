@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
@@ -10,6 +11,9 @@ Role = Literal["reader", "admin"]
 
 #: Roles from least to most privileged; a role includes every role before it.
 ROLE_ORDER: dict[str, int] = {"reader": 1, "admin": 2}
+
+#: Keys of the development profile, accepted only there and never in ``keys``.
+WELL_KNOWN_KEYS = ("development-key", "admin-key")
 
 #: Labels end up in log lines and TOML, so they are restricted to characters
 #: that cannot forge a log line or break a quoted string.
@@ -31,7 +35,16 @@ class KeyEntry(BaseModel):
     @field_validator("sha256")
     @classmethod
     def _lower(cls, value: str) -> str:
-        return value.lower()
+        digest = value.lower()
+        # The development profile's keys are public, so their digests must
+        # never be configured: that would accept them in production.
+        for key in WELL_KNOWN_KEYS:
+            if digest == hashlib.sha256(key.encode("ascii")).hexdigest():
+                raise ValueError(
+                    f"this is the digest of the well-known key {key!r}, which anyone can "
+                    f"guess; create a real key with 'clstock keys create'"
+                )
+        return digest
 
 
 class ApiKeySettings(BaseModel):

@@ -41,6 +41,10 @@ class HttpFrontend:
         configure_logging(settings.log_level)
         self._check_bind_address()
         self._warn_per_worker_limits()
+        # Build the engine's components now, so a configuration error (a
+        # missing price directory, say) exits 2 with its message instead of
+        # surfacing as a failed lifespan startup inside uvicorn.
+        _ = self.application.engine
 
         if settings.workers > 1:
             return self._serve_workers()

@@ -153,3 +153,46 @@ def test_console_script_runs_as_process(offline_config):
     )
     assert result.returncode == 0, result.stderr
     assert len(json.loads(result.stdout)["recommendations"]) == 2
+
+
+def test_recommend_unknown_symbol_exits_1(capsys, offline_config):
+    code, out, err = run(capsys, "--config", str(offline_config), "recommend", "--symbol", "9999")
+    assert code == 1
+    assert out == ""
+    assert "no stock could be ranked: 9999.T: no data for 9999.T" in err
+
+
+def test_recommend_empty_universe_exits_1(capsys, offline_config, price_dir):
+    (price_dir.parent / "symbols.csv").write_text("code,symbol,name\n", encoding="utf-8")
+    code, _, err = run(capsys, "--config", str(offline_config), "recommend")
+    assert code == 1
+    assert "the universe is empty" in err
+
+
+def test_repeated_symbol_counted_once(capsys, offline_config):
+    code, out, _ = run(capsys, "--config", str(offline_config), "recommend", "--symbol", "7203", "--symbol", "7203.T", "--format", "json")
+    assert code == 0
+    assert json.loads(out)["universe_size"] == 1
+
+
+def test_fifo_config_is_rejected(capsys, tmp_path):
+    import os
+
+    fifo = tmp_path / "fifo.toml"
+    os.mkfifo(fifo)
+    code, _, err = run(capsys, "--config", str(fifo), "config", "check")
+    assert code == 2
+    assert "not a regular file" in err
+
+
+def test_broken_pipe_exits_quietly(offline_config):
+    process = subprocess.Popen(
+        [sys.executable, "-m", "clstock_core", "--config", str(offline_config), "data", "7203", "--period", "max", "--format", "csv"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
+    process.stdout.readline()
+    process.stdout.close()
+    _, err = process.communicate(timeout=120)
+    assert process.returncode == 0, err
+    assert b"Traceback" not in err

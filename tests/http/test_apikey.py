@@ -251,3 +251,16 @@ def test_keys_create_rejects_unsafe_label(capsys: pytest.CaptureFixture[str]) ->
 
 def test_keys_create_requires_known_role() -> None:
     assert main(["keys", "create", "--role", "owner"]) == 2
+
+
+def test_well_known_key_digest_rejected_in_config(tmp_path):
+    import hashlib
+
+    from clstock_core.app import Application
+    from clstock_core.errors import ConfigError
+
+    digest = hashlib.sha256(b"development-key").hexdigest()
+    path = tmp_path / "c.toml"
+    path.write_text(f'[auth.api-key]\nkeys = [{{ sha256 = "{digest}", role = "admin" }}]\n', encoding="utf-8")
+    with pytest.raises(ConfigError, match="well-known key 'development-key'"):
+        Application(path, environ={})

@@ -8,6 +8,7 @@ import pytest
 
 from clstock_core.errors import NoDataError
 from clstock_core.prices.normalize import exchange_dates, normalize_history, normalize_long
+from tests.helpers import make_ohlcv
 
 
 def raw_bars(dates: list[str], *, tz: str | None = None, **columns: list) -> pd.DataFrame:
@@ -284,3 +285,31 @@ def test_long_frame_sorted_by_symbol_then_date():
     assert long["symbol"].tolist() == ["130A.T", "130A.T", "7203.T", "7203.T"]
     assert long["close"].tolist() == [4.0, 2.0, 3.0, 1.0]
     assert list(long.index) == [0, 1, 2, 3]
+
+
+def test_future_bars_are_dropped():
+    frame = make_ohlcv(5, start="2024-01-04")
+    future = make_ohlcv(3, start=str(pd.Timestamp.now().year + 2) + "-01-05", seed=1)
+    result = normalize_history(pd.concat([frame, future]), "7203.T")
+    assert len(result) == 5
+    assert result.index.max() < pd.Timestamp.now()
+
+
+def test_absurd_values_are_dropped():
+    frame = make_ohlcv(6)
+    frame["volume"] = frame["volume"].astype("float64")
+    frame.iloc[1, frame.columns.get_loc("close")] = 1e300
+    frame.iloc[2, frame.columns.get_loc("volume")] = 1e30
+    frame.iloc[3, frame.columns.get_indexer(["open", "high", "low", "close"])] = [100, 50, 200, 100]
+    result = normalize_history(frame, "7203.T")
+    assert len(result) == 3
+    assert result["close"].max() < 1e8
+    assert result["volume"].min() >= 0
+
+
+def test_high_low_widened_to_contain_open_close():
+    frame = make_ohlcv(3)
+    frame.iloc[0, frame.columns.get_indexer(["open", "high", "low", "close"])] = [1012.0, 1012.0, 1006.0, 1018.0]
+    result = normalize_history(frame, "7203.T")
+    assert result["high"].iloc[0] == 1018.0
+    assert result["low"].iloc[0] == 1006.0
