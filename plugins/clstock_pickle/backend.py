@@ -151,9 +151,7 @@ class PickleCache:
         try:
             header, payload = decode(self._secret, digest, data)
         except InvalidEntry as error:
-            logger.warning(
-                "cache entry %s for key %r is invalid (%s); deleting it", path, key, error
-            )
+            self._limited_warning("verify", f"cache entry {path} for key {key!r} is invalid ({error}); deleting it")
             self._discard(path, info)
             return self._miss()
         if header.expired(time.time()):
@@ -308,10 +306,18 @@ class PickleCache:
         return None
 
     def _warn(self, operation: str, message: str) -> None:
+        self._limited_warning(operation, f"{message}; continuing without the cache for it")
+
+    def _limited_warning(self, operation: str, message: str) -> None:
+        """Log ``message``, dropping to debug level after a few of the same operation.
+
+        A changed secret or a damaged directory invalidates every entry at
+        once, and one line per entry would bury the run's output.
+        """
         count = self._warnings.get(operation, 0) + 1
         self._warnings[operation] = count
         if count < WARNING_LIMIT:
-            logger.warning("%s; continuing without the cache for it", message)
+            logger.warning("%s", message)
         elif count == WARNING_LIMIT:
             logger.warning(
                 "%s; further cache %s failures are logged at debug level", message, operation
