@@ -448,7 +448,9 @@ def report(samples: dict[str, Samples], size: int, args: argparse.Namespace) -> 
         "clstock": "ClStock API (auth, rate limit, security headers)",
         "starlette": "bare Starlette, same bytes",
         "fastapi": "FastAPI + slowapi decorator + HTTPBearer, same bytes, no extra headers",
-        "fastapi-full": "FastAPI + SlowAPIMiddleware + HTTPBearer + header middleware (same features)",
+        "fastapi-full": (
+            "FastAPI + SlowAPIMiddleware + HTTPBearer + header middleware (same features)"
+        ),
     }
     for name in SERVERS:
         row = samples[name]
@@ -463,7 +465,9 @@ def report(samples: dict[str, Samples], size: int, args: argparse.Namespace) -> 
     # CPU per request is less sensitive to other load on the machine than
     # requests/s, so its ratios are printed as a cross-check.
     print(f"bare Starlette / ClStock, CPU per request: {bare.cpu / ours.cpu:.2f}")
-    print(f"FastAPI + slowapi (same features) / ClStock, CPU per request: {full.cpu / ours.cpu:.2f}x")
+    print(
+        f"FastAPI + slowapi (same features) / ClStock, CPU per request: {full.cpu / ours.cpu:.2f}x"
+    )
     print(f"minimal FastAPI + slowapi / ClStock, CPU per request: {fast.cpu / ours.cpu:.2f}x")
 
 

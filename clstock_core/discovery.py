@@ -126,9 +126,7 @@ def discover(
 
     for entry_point in sorted(entry_points(group=ENTRY_POINT_GROUP), key=lambda ep: ep.name):
         distribution, version = _distribution_of(entry_point)
-        if entry_point.name in disabled or (
-            bundled_only and distribution != BUNDLED_DISTRIBUTION
-        ):
+        if entry_point.name in disabled or (bundled_only and distribution != BUNDLED_DISTRIBUTION):
             skipped.append(entry_point.name)
             continue
         if manager.has_plugin(entry_point.name):
@@ -154,7 +152,9 @@ def discover(
     return Discovery(manager, registry, loaded, failures, sorted(skipped))
 
 
-def _env_plugins(environ: Mapping[str, str], failures: list[LoadFailure]) -> list[tuple[str, object]]:
+def _env_plugins(
+    environ: Mapping[str, str], failures: list[LoadFailure]
+) -> list[tuple[str, object]]:
     """Import the modules listed in ``CLSTOCK_PLUGINS``."""
     plugins = []
     for item in _split_names(environ.get(EXTRA_PLUGINS_ENV, "")):

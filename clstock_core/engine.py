@@ -106,7 +106,11 @@ class Engine:
         """Load and normalize history for ``symbols`` (default: the whole universe)."""
         stocks = {info.symbol: info for info in self.stocks()}
         # dict.fromkeys drops repeated symbols and keeps the order given.
-        tickers = list(dict.fromkeys(parse_symbol(s).ticker for s in symbols)) if symbols else sorted(stocks)
+        tickers = (
+            list(dict.fromkeys(parse_symbol(s).ticker for s in symbols))
+            if symbols
+            else sorted(stocks)
+        )
         start = start if start is not None else self.start_date()
 
         # A source that can normalize its whole store in one vectorized pass
@@ -142,7 +146,9 @@ class Engine:
                 progress(done, len(tickers))
 
         panel = PricePanel.from_histories(histories)
-        return LoadedUniverse(panel=panel, stocks=stocks, failures=failures, stale=stale, errors=errors)
+        return LoadedUniverse(
+            panel=panel, stocks=stocks, failures=failures, stale=stale, errors=errors
+        )
 
     def _load_in_one_pass(
         self,
@@ -161,7 +167,9 @@ class Engine:
 
         loaded = set(panel.symbols)
         errors: dict[str, ClStockError] = {
-            ticker: NoDataError(ticker, "no valid daily bars") for ticker in tickers if ticker not in loaded
+            ticker: NoDataError(ticker, "no valid daily bars")
+            for ticker in tickers
+            if ticker not in loaded
         }
         failures = {ticker: str(error) for ticker, error in errors.items()}
         return LoadedUniverse(panel=panel, stocks=stocks, failures=failures, errors=errors)
@@ -178,7 +186,9 @@ class Engine:
         result = fetch_with_retry(
             self.source, batch, start=start, policy=self.retry_policy, cancel=self.cancel
         )
-        fetched = {ticker: result.histories[ticker] for ticker in batch if ticker in result.histories}
+        fetched = {
+            ticker: result.histories[ticker] for ticker in batch if ticker in result.histories
+        }
         normalized, invalid = normalize_many(fetched)
 
         for ticker in batch:
@@ -195,7 +205,9 @@ class Engine:
                 self._use_stale_or_fail(ticker, error, histories, failures, stale, errors, reason)
             else:
                 error = NoDataError(ticker, "the source returned nothing for it")
-                self._use_stale_or_fail(ticker, error, histories, failures, stale, errors, str(error))
+                self._use_stale_or_fail(
+                    ticker, error, histories, failures, stale, errors, str(error)
+                )
 
     def _use_stale_or_fail(
         self,
@@ -210,7 +222,12 @@ class Engine:
         retryable = getattr(error, "retryable", False)
         cached = self._cache_get(self._last_known_key(ticker)) if retryable else None
         if cached is not None:
-            logger.warning("%s: %s; serving the cached history up to %s", ticker, error, cached.index[-1].date())
+            logger.warning(
+                "%s: %s; serving the cached history up to %s",
+                ticker,
+                error,
+                cached.index[-1].date(),
+            )
             histories[ticker] = cached
             stale.add(ticker)
         else:
@@ -259,7 +276,9 @@ class Engine:
         return RankingReport(
             generated_at=dt.datetime.now(dt.UTC),
             as_of=universe.panel.as_of,
-            universe_size=len(universe.stocks) if symbols is None else len({parse_symbol(s) for s in symbols}),
+            universe_size=len(universe.stocks)
+            if symbols is None
+            else len({parse_symbol(s) for s in symbols}),
             recommendations=recommendations[:limit],
             skipped=skipped,
         )
@@ -289,7 +308,7 @@ class Engine:
             else:
                 skipped[ticker] = "no recent price to derive levels from"
 
-        recommendations = []
+        recommendations: list[Recommendation] = []
         for ticker in ranked[:limit]:
             context = contexts[ticker]
             info = universe.stocks.get(ticker)
@@ -384,7 +403,9 @@ class Engine:
                 )
             remaining = still_missing
 
-        failures = {ticker: "; ".join(reasons[ticker]) or "no predictor configured" for ticker in remaining}
+        failures = {
+            ticker: "; ".join(reasons[ticker]) or "no predictor configured" for ticker in remaining
+        }
         return scored, failures
 
     def _predict(

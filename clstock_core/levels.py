@@ -68,11 +68,15 @@ def compute_levels(context: PriceContext, action: Action) -> Levels:
     if direction > 0:
         structural = context.support - 0.5 * atr
         risk = min(max(close - structural, MIN_STOP_ATR * atr), MAX_STOP_ATR * atr)
-        entry = PriceRange(low=_tick(max(close - 0.5 * atr, context.support)), high=_tick(close + 0.25 * atr))
+        entry = PriceRange(
+            low=_tick(max(close - 0.5 * atr, context.support)), high=_tick(close + 0.25 * atr)
+        )
     else:
         structural = context.resistance + 0.5 * atr
         risk = min(max(structural - close, MIN_STOP_ATR * atr), MAX_STOP_ATR * atr)
-        entry = PriceRange(low=_tick(close - 0.25 * atr), high=_tick(min(close + 0.5 * atr, context.resistance)))
+        entry = PriceRange(
+            low=_tick(close - 0.25 * atr), high=_tick(min(close + 0.5 * atr, context.resistance))
+        )
 
     stop = close - direction * risk
     targets = []

@@ -7,7 +7,7 @@ a recommendation looks identical wherever it is read.
 from __future__ import annotations
 
 import datetime as dt
-from enum import Enum
+from enum import StrEnum
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -16,7 +16,7 @@ class _Model(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
 
-class Action(str, Enum):
+class Action(StrEnum):
     """What the investor should do with the stock now."""
 
     BUY = "buy"
@@ -64,9 +64,7 @@ class Recommendation(_Model):
     confidence: float = Field(ge=0, le=1, description="0 (none) to 1 (high)")
     rationale: list[str] = Field(description="The signals behind the score, in words")
     as_of: dt.date = Field(description="Date of the last bar the recommendation uses")
-    stale: bool = Field(
-        default=False, description="True when served from an older cached history"
-    )
+    stale: bool = Field(default=False, description="True when served from an older cached history")
     predictor: str = Field(description="Name of the predictor that produced the score")
     fallback_reason: str | None = Field(
         default=None,
@@ -127,7 +125,7 @@ class StockData(_Model):
     percent_change: float = Field(description="price_change as a percentage of the first close")
 
 
-class MarketPhase(str, Enum):
+class MarketPhase(StrEnum):
     """Where the Tokyo Stock Exchange is in its trading day."""
 
     PRE_OPEN = "pre_open"
@@ -146,10 +144,13 @@ class MarketStatus(_Model):
     phase: MarketPhase
     trading_day: bool = Field(description="False on weekends, holidays and Dec 31 to Jan 3")
     closed_reason: str | None = Field(
-        default=None, description="Why the exchange is closed all day, e.g. 'weekend' or a holiday name"
+        default=None,
+        description="Why the exchange is closed all day, e.g. 'weekend' or a holiday name",
     )
     next_change: dt.datetime = Field(description="When the phase changes next, in Asia/Tokyo time")
-    next_open: dt.datetime = Field(description="Start of the next trading session, in Asia/Tokyo time")
+    next_open: dt.datetime = Field(
+        description="Start of the next trading session, in Asia/Tokyo time"
+    )
 
 
 class RecommendationsResponse(_Model):

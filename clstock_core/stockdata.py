@@ -17,7 +17,6 @@ PERIOD_DAYS = {"1mo": 31, "3mo": 92, "6mo": 183, "1y": 366, "2y": 731, "5y": 182
 PERIODS = list(PERIOD_DAYS)
 
 
-
 class InvalidPeriodError(ClStockError, ValueError):
     code = "invalid_period"
 
@@ -28,7 +27,9 @@ def _finite(value: float) -> float | None:
 
 def period_start(period: str, today: dt.date) -> dt.date | None:
     if period not in PERIOD_DAYS:
-        raise InvalidPeriodError(f"invalid period {period!r}; accepted values: {', '.join(PERIODS)}")
+        raise InvalidPeriodError(
+            f"invalid period {period!r}; accepted values: {', '.join(PERIODS)}"
+        )
     days = PERIOD_DAYS[period]
     return None if days is None else today - dt.timedelta(days=days)
 
@@ -61,7 +62,14 @@ def build_stock_data(engine: object, symbol: str, period: str) -> StockData:
     first_close = float(shown["close"].iloc[0])
     last_close = float(shown["close"].iloc[-1])
     bars = [
-        Bar(date=index.date(), open=row.open, high=row.high, low=row.low, close=row.close, volume=int(row.volume))
+        Bar(
+            date=index.date(),
+            open=row.open,
+            high=row.high,
+            low=row.low,
+            close=row.close,
+            volume=int(row.volume),
+        )
         for index, row in zip(shown.index, shown.itertuples(index=False), strict=True)
     ]
     return StockData(

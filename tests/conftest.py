@@ -49,7 +49,9 @@ def _no_internet(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 @pytest.fixture(autouse=True)
-def _isolated_env(monkeypatch: pytest.MonkeyPatch, tmp_path_factory: pytest.TempPathFactory) -> None:
+def _isolated_env(
+    monkeypatch: pytest.MonkeyPatch, tmp_path_factory: pytest.TempPathFactory
+) -> None:
     for name in list(os.environ):
         if name.startswith("CLSTOCK_") and name not in _KEEP_ENV:
             monkeypatch.delenv(name)
@@ -68,7 +70,9 @@ def real_data_dir() -> Path:
     """The real TSE data directory named by CLSTOCK_DATA_DIR; skips when absent."""
     value = os.environ.get(DATA_DIR_ENV, "")
     if not value:
-        pytest.skip(f"real-data test: set {DATA_DIR_ENV} to the TSE data directory (prices/, symbols.csv)")
+        pytest.skip(
+            f"real-data test: set {DATA_DIR_ENV} to the TSE data directory (prices/, symbols.csv)"
+        )
     path = Path(value)
     if not (path / "prices").is_dir():
         pytest.skip(f"real-data test: {DATA_DIR_ENV}={value} has no prices/ directory")
@@ -80,7 +84,14 @@ def price_dir(tmp_path: Path) -> Path:
     """A CSV directory of six synthetic stocks in both accepted layouts, plus a universe file."""
     directory = tmp_path / "prices"
     directory.mkdir()
-    specs = {"7203.T": 0.002, "6758.T": 0.001, "9984.T": -0.001, "130A.T": 0.0005, "8306.T": 0.0, "4063.T": -0.002}
+    specs = {
+        "7203.T": 0.002,
+        "6758.T": 0.001,
+        "9984.T": -0.001,
+        "130A.T": 0.0005,
+        "8306.T": 0.0,
+        "4063.T": -0.002,
+    }
     for index, (ticker, drift) in enumerate(specs.items()):
         frame = make_ohlcv(300, seed=index, drift=drift)
         if index % 2:
@@ -90,7 +101,9 @@ def price_dir(tmp_path: Path) -> Path:
     universe = tmp_path / "symbols.csv"
     universe.write_text(
         "code,symbol,name\n7203,7203.T,トヨタ自動車\n6758,6758.T,ソニーグループ\n9984,9984.T,ソフトバンクグループ\n"
-        "130A,130A.T,Veritas In Silico\n8306,8306.T,三菱ＵＦＪフィナンシャル・グループ\n4063,4063.T,信越化学工業\n",
+        "130A,130A.T,Veritas In Silico\n"
+        "8306,8306.T,三菱ＵＦＪフィナンシャル・グループ\n"
+        "4063,4063.T,信越化学工業\n",
         encoding="utf-8",
     )
     return directory
@@ -106,7 +119,7 @@ def offline_config(tmp_path: Path, price_dir: Path) -> Path:
 use = "csv"
 [data_source.csv]
 directory = "{price_dir.as_posix()}"
-universe_file = "{(price_dir.parent / 'symbols.csv').as_posix()}"
+universe_file = "{(price_dir.parent / "symbols.csv").as_posix()}"
 [cache]
 use = "none"
 [engine]

@@ -8,8 +8,8 @@ import click
 
 from clstock_core.cli.context import get_app, get_state, progress_bar
 from clstock_core.cli.output import table, to_csv, to_json
-from clstock_core.lifecycle import batch_signals
 from clstock_core.errors import ClStockError
+from clstock_core.lifecycle import batch_signals
 from clstock_core.models import RankingReport
 from clstock_core.registry import ROLE_HOOKS, ROLE_LABELS
 from clstock_core.stockdata import PERIODS, build_stock_data
@@ -18,8 +18,20 @@ FORMATS = click.Choice(["table", "json", "csv"])
 
 
 @click.command()
-@click.option("--top", "-n", type=click.IntRange(1, 500), help="Number of recommendations (default: [engine] top).")
-@click.option("--format", "output_format", type=FORMATS, default="table", show_default=True, help="Output format.")
+@click.option(
+    "--top",
+    "-n",
+    type=click.IntRange(1, 500),
+    help="Number of recommendations (default: [engine] top).",
+)
+@click.option(
+    "--format",
+    "output_format",
+    type=FORMATS,
+    default="table",
+    show_default=True,
+    help="Output format.",
+)
 @click.option("--symbol", "symbols", multiple=True, help="Rank only these symbols (repeatable).")
 def recommend(top: int | None, output_format: str, symbols: tuple[str, ...]) -> None:
     """Rank the universe and print the best stocks to buy, with levels."""
@@ -50,18 +62,42 @@ def _nothing_ranked(report: RankingReport) -> ClStockError:
     return ClStockError(f"no stock could be ranked: {reasons}{more}")
 
 
-_REC_HEADERS = ["rank", "code", "name", "action", "score", "price", "entry", "stop", "targets", "conf", "as of", "predictor"]
+_REC_HEADERS = [
+    "rank",
+    "code",
+    "name",
+    "action",
+    "score",
+    "price",
+    "entry",
+    "stop",
+    "targets",
+    "conf",
+    "as of",
+    "predictor",
+]
 
 
 def _report_rows(report: RankingReport) -> list[list[object]]:
     rows = []
     for rec in report.recommendations:
         targets = " / ".join(f"{t.price:g}" for t in rec.take_profit)
-        rows.append([
-            rec.rank, rec.code, rec.company_name, rec.action.value, f"{rec.score:.1f}", f"{rec.current_price:g}",
-            f"{rec.entry_price.low:g}-{rec.entry_price.high:g}", f"{rec.stop_loss:g}", targets,
-            f"{rec.confidence:.2f}", rec.as_of.isoformat() + (" (stale)" if rec.stale else ""), rec.predictor,
-        ])
+        rows.append(
+            [
+                rec.rank,
+                rec.code,
+                rec.company_name,
+                rec.action.value,
+                f"{rec.score:.1f}",
+                f"{rec.current_price:g}",
+                f"{rec.entry_price.low:g}-{rec.entry_price.high:g}",
+                f"{rec.stop_loss:g}",
+                targets,
+                f"{rec.confidence:.2f}",
+                rec.as_of.isoformat() + (" (stale)" if rec.stale else ""),
+                rec.predictor,
+            ]
+        )
     return rows
 
 
@@ -69,7 +105,7 @@ def _report_table(report: RankingReport) -> str:
     header = (
         f"Top {len(report.recommendations)} of {report.universe_size} stocks, data as of "
         f"{report.as_of}, holding period "
-        f"{report.recommendations[0].holding_period_days if report.recommendations else '-'} trading days"
+        f"{report.recommendations[0].holding_period_days} trading days"
     )
     body = table(_REC_HEADERS, _report_rows(report), numeric={0, 4, 5, 7, 9})
     details = []
@@ -79,12 +115,45 @@ def _report_table(report: RankingReport) -> str:
 
 
 def _report_csv(report: RankingReport) -> str:
-    headers = ["rank", "symbol", "code", "company_name", "action", "score", "current_price", "entry_low", "entry_high",
-               "stop_loss", "take_profit", "holding_period_days", "confidence", "as_of", "stale", "predictor", "rationale"]
+    headers = [
+        "rank",
+        "symbol",
+        "code",
+        "company_name",
+        "action",
+        "score",
+        "current_price",
+        "entry_low",
+        "entry_high",
+        "stop_loss",
+        "take_profit",
+        "holding_period_days",
+        "confidence",
+        "as_of",
+        "stale",
+        "predictor",
+        "rationale",
+    ]
     rows = [
-        [r.rank, r.symbol, r.code, r.company_name, r.action.value, r.score, r.current_price, r.entry_price.low,
-         r.entry_price.high, r.stop_loss, ";".join(f"{t.price:g}" for t in r.take_profit), r.holding_period_days,
-         r.confidence, r.as_of.isoformat(), r.stale, r.predictor, "; ".join(r.rationale)]
+        [
+            r.rank,
+            r.symbol,
+            r.code,
+            r.company_name,
+            r.action.value,
+            r.score,
+            r.current_price,
+            r.entry_price.low,
+            r.entry_price.high,
+            r.stop_loss,
+            ";".join(f"{t.price:g}" for t in r.take_profit),
+            r.holding_period_days,
+            r.confidence,
+            r.as_of.isoformat(),
+            r.stale,
+            r.predictor,
+            "; ".join(r.rationale),
+        ]
         for r in report.recommendations
     ]
     return to_csv(headers, rows)
@@ -98,7 +167,9 @@ def _warn_skipped(report: RankingReport) -> None:
     for item in shown:
         click.echo(f"  {item.symbol}: {item.reason}", err=True)
     if len(shown) < len(report.skipped):
-        click.echo(f"  ... and {len(report.skipped) - len(shown)} more (--debug lists all)", err=True)
+        click.echo(
+            f"  ... and {len(report.skipped) - len(shown)} more (--debug lists all)", err=True
+        )
 
 
 @click.command()
@@ -117,7 +188,13 @@ def stocks(output_format: str) -> None:
 
 @click.command()
 @click.argument("symbol")
-@click.option("--period", type=click.Choice(PERIODS), default="1y", show_default=True, help="How far back to show.")
+@click.option(
+    "--period",
+    type=click.Choice(PERIODS),
+    default="1y",
+    show_default=True,
+    help="How far back to show.",
+)
 @click.option("--format", "output_format", type=FORMATS, default="table", show_default=True)
 def data(symbol: str, period: str, output_format: str) -> None:
     """Show one stock's daily prices and latest indicators."""
@@ -127,7 +204,10 @@ def data(symbol: str, period: str, output_format: str) -> None:
         click.echo(to_json(stock))
         return
     headers = ["date", "open", "high", "low", "close", "volume"]
-    rows = [[b.date.isoformat(), f"{b.open:g}", f"{b.high:g}", f"{b.low:g}", f"{b.close:g}", b.volume] for b in stock.bars]
+    rows = [
+        [b.date.isoformat(), f"{b.open:g}", f"{b.high:g}", f"{b.low:g}", f"{b.close:g}", b.volume]
+        for b in stock.bars
+    ]
     if output_format == "csv":
         click.echo(to_csv(headers, rows), nl=False)
         return
@@ -136,7 +216,8 @@ def data(symbol: str, period: str, output_format: str) -> None:
     ind = stock.indicators
     click.echo(
         f"change {stock.price_change:+g} ({stock.percent_change:+.2f}%)  SMA20 {_num(ind.sma20)}  "
-        f"SMA50 {_num(ind.sma50)}  RSI14 {_num(ind.rsi14)}  MACD {_num(ind.macd)}  ATR14 {_num(ind.atr14)}"
+        f"SMA50 {_num(ind.sma50)}  RSI14 {_num(ind.rsi14)}  MACD {_num(ind.macd)}  "
+        f"ATR14 {_num(ind.atr14)}"
     )
 
 
@@ -145,7 +226,13 @@ def _num(value: float | None) -> str:
 
 
 @click.command()
-@click.option("--format", "output_format", type=click.Choice(["table", "json"]), default="table", show_default=True)
+@click.option(
+    "--format",
+    "output_format",
+    type=click.Choice(["table", "json"]),
+    default="table",
+    show_default=True,
+)
 def plugins(output_format: str) -> None:
     """List installed plugins, what they provide, and any that failed to load."""
     discovery = get_state().discovery
@@ -156,17 +243,28 @@ def plugins(output_format: str) -> None:
     if output_format == "json":
         payload = {
             "loaded": [
-                {"name": p.name, "distribution": p.distribution, "version": p.version, "module": p.module,
-                 "provides": sorted(provided.get(p.name, []))}
+                {
+                    "name": p.name,
+                    "distribution": p.distribution,
+                    "version": p.version,
+                    "module": p.module,
+                    "provides": sorted(provided.get(p.name, [])),
+                }
                 for p in discovery.loaded
             ],
-            "failed": [{"name": f.name, "distribution": f.distribution, "error": f.error} for f in discovery.failures],
+            "failed": [
+                {"name": f.name, "distribution": f.distribution, "error": f.error}
+                for f in discovery.failures
+            ],
             "disabled": discovery.disabled,
         }
         click.echo(json.dumps(payload, indent=2))
         return
 
-    rows = [[p.name, p.distribution, p.version, ", ".join(sorted(provided.get(p.name, []))) or "-"] for p in discovery.loaded]
+    rows = [
+        [p.name, p.distribution, p.version, ", ".join(sorted(provided.get(p.name, []))) or "-"]
+        for p in discovery.loaded
+    ]
     click.echo(table(["plugin", "distribution", "version", "provides"], rows, max_width=70))
     for failure in discovery.failures:
         click.echo(f"FAILED {failure.describe()}", err=True)

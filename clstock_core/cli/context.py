@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from typing import Any
 
 import click
 
@@ -35,7 +36,10 @@ class CliState:
 
 
 def get_state() -> CliState:
-    return click.get_current_context().find_object(CliState)
+    state = click.get_current_context().find_object(CliState)
+    if state is None:
+        raise RuntimeError("clstock commands must run under clstock_core.cli.main")
+    return state
 
 
 def get_app() -> Application:
@@ -44,7 +48,7 @@ def get_app() -> Application:
 
 
 @contextmanager
-def progress_bar(label: str) -> Iterator[object]:
+def progress_bar(label: str) -> Iterator[Callable[[int, int], None] | None]:
     """Yield a ``progress(done, total)`` callback drawing a bar on stderr.
 
     The bar is off when stderr is not a terminal or with ``--quiet``, so
@@ -54,15 +58,15 @@ def progress_bar(label: str) -> Iterator[object]:
         yield None
         return
 
-    bar_holder: list[object] = []
+    bar_holder: list[Any] = []
 
     def progress(done: int, total: int) -> None:
         if not bar_holder:
-            bar = click.progressbar(length=total, label=label, file=sys.stderr)
-            bar.__enter__()
-            bar_holder.append(bar)
+            started = click.progressbar(length=total, label=label, file=sys.stderr)
+            started.__enter__()
+            bar_holder.append(started)
         bar = bar_holder[0]
-        bar.update(done - bar.pos)  # type: ignore[attr-defined]
+        bar.update(done - bar.pos)
 
     try:
         yield progress

@@ -9,7 +9,7 @@ import traceback
 
 import click
 
-from clstock_core.cli.context import CliState
+from clstock_core.cli.context import CliState, get_state
 from clstock_core.discovery import Discovery, discover
 from clstock_core.errors import (
     ClStockError,
@@ -36,7 +36,7 @@ logger = logging.getLogger("clstock")
 @click.pass_context
 def cli(ctx: click.Context, config_path: str | None, debug: bool, quiet: bool) -> None:
     """ClStock: mid-term stock recommendations for the Tokyo Stock Exchange."""
-    state = ctx.find_object(CliState)
+    state = get_state()
     state.config_path = config_path
     state.debug = debug
     state.quiet = quiet
@@ -74,7 +74,8 @@ def build_cli(discovery: Discovery) -> click.Group:
         if clashes:
             raise PluginError(
                 f"plugin {hookimpl.plugin_name!r} adds command(s) {', '.join(sorted(clashes))}, "
-                f"which already exist; disable it with CLSTOCK_DISABLE_PLUGINS={hookimpl.plugin_name}"
+                f"which already exist; disable it with "
+                f"CLSTOCK_DISABLE_PLUGINS={hookimpl.plugin_name}"
             )
     return group
 

@@ -33,24 +33,40 @@ def _truncate(text: str, width: int) -> str:
     return result + "…"
 
 
-def table(headers: Sequence[str], rows: Sequence[Sequence[Any]], *, numeric: set[int] = frozenset(), max_width: int = 28) -> str:  # type: ignore[assignment]
+def table(
+    headers: Sequence[str],
+    rows: Sequence[Sequence[Any]],
+    *,
+    numeric: frozenset[int] | set[int] = frozenset(),
+    max_width: int = 28,
+) -> str:
     """Align ``rows`` under ``headers``; columns in ``numeric`` are right-aligned."""
     cells = [[_truncate(str(value), max_width) for value in row] for row in rows]
     widths = [display_width(h) for h in headers]
     for row in cells:
         widths = [max(w, display_width(c)) for w, c in zip(widths, row, strict=True)]
 
-    lines = ["  ".join(_pad(h, w, i in numeric) for i, (h, w) in enumerate(zip(headers, widths, strict=True)))]
+    lines = [
+        "  ".join(
+            _pad(h, w, i in numeric) for i, (h, w) in enumerate(zip(headers, widths, strict=True))
+        )
+    ]
     lines.append("  ".join("-" * w for w in widths))
     for row in cells:
-        lines.append("  ".join(_pad(c, w, i in numeric) for i, (c, w) in enumerate(zip(row, widths, strict=True))))
+        lines.append(
+            "  ".join(
+                _pad(c, w, i in numeric) for i, (c, w) in enumerate(zip(row, widths, strict=True))
+            )
+        )
     return "\n".join(line.rstrip() for line in lines)
 
 
 def to_json(model: BaseModel | Sequence[BaseModel]) -> str:
     if isinstance(model, BaseModel):
         return model.model_dump_json(indent=2)
-    return json.dumps([item.model_dump(mode="json") for item in model], indent=2, ensure_ascii=False)
+    return json.dumps(
+        [item.model_dump(mode="json") for item in model], indent=2, ensure_ascii=False
+    )
 
 
 def to_csv(headers: Sequence[str], rows: Sequence[Sequence[Any]]) -> str:

@@ -117,9 +117,7 @@ def _apply_overrides(raw: dict[str, Any], environ: Mapping[str, str]) -> None:
             key = _match_key(table, part)
             child = table.setdefault(key, {})
             if not isinstance(child, dict):
-                raise ConfigError(
-                    f"override {name!r} descends into {key!r}, which is not a table"
-                )
+                raise ConfigError(f"override {name!r} descends into {key!r}, which is not a table")
             table = child
         table[_match_key(table, path[-1])] = _parse_override(environ[name])
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import difflib
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, cast
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
@@ -42,7 +42,8 @@ class EngineSettings(BaseModel):
         default=1.0,
         ge=0,
         le=60,
-        description="Seconds before the first retry; the delay doubles with each retry, with jitter",
+        description="Seconds before the first retry. The delay doubles with each retry, "
+        "with jitter",
     )
     retry_max_delay: float = Field(
         default=30.0,
@@ -141,9 +142,13 @@ def validate_config(
     where = f" in {path}" if path else ""
     for key in raw:
         if key not in TOP_LEVEL_KEYS:
-            raise ConfigError(f"unknown config section [{key}]{where}{_suggest(key, TOP_LEVEL_KEYS)}")
+            raise ConfigError(
+                f"unknown config section [{key}]{where}{_suggest(key, TOP_LEVEL_KEYS)}"
+            )
 
-    engine = _validate_model(EngineSettings, raw.get("engine", {}), "[engine]", where)
+    engine = cast(
+        EngineSettings, _validate_model(EngineSettings, raw.get("engine", {}), "[engine]", where)
+    )
 
     selection: dict[str, str | list[str]] = {}
     explicit: set[str] = set()
@@ -183,7 +188,7 @@ def _validate_selection(
         if not isinstance(use, list) or not use or not all(isinstance(n, str) for n in use):
             raise ConfigError(
                 f"[predictors] use{where} must be a non-empty list of predictor names, "
-                f"e.g. use = [\"technical\"]; valid: {', '.join(names)}"
+                f'e.g. use = ["technical"]; valid: {", ".join(names)}'
             )
         chosen = [_require_name(role, label, name, names, where, failures) for name in use]
         if len(set(chosen)) != len(chosen):
@@ -206,7 +211,9 @@ def _require_name(
 
     for failure in failures:
         if failure.name == name:
-            raise ConfigError(f"the configuration selects {label} {name!r}, but {failure.describe()}")
+            raise ConfigError(
+                f"the configuration selects {label} {name!r}, but {failure.describe()}"
+            )
     valid = names + (["none"] if role in OPTIONAL_ROLES else [])
     raise ConfigError(f"unknown {label} {name!r} in [{role}] use{where}{_suggest(name, valid)}")
 
@@ -235,11 +242,15 @@ def _validate_role_settings(
         if name not in given and name not in selected:
             continue
         model = registry.get(role, name).settings_model  # type: ignore[union-attr]
-        result[(role, name)] = _validate_model(model, given.get(name, {}), f"[{role}.{name}]", where)
+        result[(role, name)] = _validate_model(
+            model, given.get(name, {}), f"[{role}.{name}]", where
+        )
     return result
 
 
-def _validate_model(model: type[BaseModel], data: dict[str, Any], section: str, where: str) -> BaseModel:
+def _validate_model(
+    model: type[BaseModel], data: dict[str, Any], section: str, where: str
+) -> BaseModel:
     try:
         return model.model_validate(data)
     except ValidationError as error:

@@ -121,7 +121,9 @@ def _with_symbol(frame: pd.DataFrame, symbol: str) -> pd.DataFrame:
     return pd.DataFrame(columns)
 
 
-def _split_by_symbol(long: pd.DataFrame, has_adjusted: Mapping[str, bool]) -> dict[str, pd.DataFrame]:
+def _split_by_symbol(
+    long: pd.DataFrame, has_adjusted: Mapping[str, bool]
+) -> dict[str, pd.DataFrame]:
     symbols = long["symbol"].to_numpy()
     if len(symbols) == 0:
         return {}
@@ -145,7 +147,9 @@ def normalize_long(frame: pd.DataFrame) -> pd.DataFrame:
     whose rows are all invalid simply disappear; callers report them.
     """
     data = frame.rename(columns={column: _column_name(column) for column in frame.columns})
-    missing = [column for column in ["symbol", "date", *OHLCV_COLUMNS] if column not in data.columns]
+    missing = [
+        column for column in ["symbol", "date", *OHLCV_COLUMNS] if column not in data.columns
+    ]
     if missing:
         symbols = ", ".join(map(str, pd.unique(data["symbol"])[:3])) if "symbol" in data else "?"
         raise NoDataError(symbols, f"the source returned no {', '.join(missing)} column")
@@ -184,7 +188,9 @@ def _drop_invalid_rows(values: pd.DataFrame) -> pd.DataFrame:
         symbols = ", ".join(sorted(map(str, pd.unique(values.loc[future, "symbol"])))[:5])
         logger.warning(
             "dropped %d bars dated after today (%s) for %s; check the data source's dates",
-            int(future.sum()), today.date(), symbols,
+            int(future.sum()),
+            today.date(),
+            symbols,
         )
 
     # A high below the low is impossible. A high or low that misses the open

@@ -151,7 +151,9 @@ class PickleCache:
         try:
             header, payload = decode(self._secret, digest, data)
         except InvalidEntry as error:
-            self._limited_warning("verify", f"cache entry {path} for key {key!r} is invalid ({error}); deleting it")
+            self._limited_warning(
+                "verify", f"cache entry {path} for key {key!r} is invalid ({error}); deleting it"
+            )
             self._discard(path, info)
             return self._miss()
         if header.expired(time.time()):

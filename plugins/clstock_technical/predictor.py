@@ -25,11 +25,17 @@ class TechnicalSettings(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    trend_weight: float = Field(default=0.4, ge=0, description="Weight of price vs SMA20/SMA50 and SMA20 vs SMA50")
+    trend_weight: float = Field(
+        default=0.4, ge=0, description="Weight of price vs SMA20/SMA50 and SMA20 vs SMA50"
+    )
     rsi_weight: float = Field(default=0.2, ge=0, description="Weight of RSI(14)")
     macd_weight: float = Field(default=0.25, ge=0, description="Weight of MACD vs its signal line")
-    volume_weight: float = Field(default=0.15, ge=0, description="Weight of the 20- vs 60-day volume trend")
-    min_history: int = Field(default=60, ge=55, description="Minimum trading days of history a stock needs to be scored")
+    volume_weight: float = Field(
+        default=0.15, ge=0, description="Weight of the 20- vs 60-day volume trend"
+    )
+    min_history: int = Field(
+        default=60, ge=55, description="Minimum trading days of history a stock needs to be scored"
+    )
 
 
 class TechnicalPredictor:
@@ -74,12 +80,16 @@ class TechnicalPredictor:
         return combine_signals(signals, weights)
 
 
-def combine_signals(signals: dict[str, np.ndarray], weights: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def combine_signals(
+    signals: dict[str, np.ndarray], weights: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
     """Score (0-100) and confidence (0-1) from signal arrays of any shape.
 
     ``weights`` holds the trend, RSI, MACD and volume weights, summing to 1.
     """
-    parts = np.stack([signals["trend"], signals["rsi_signal"], signals["macd_signal"], signals["volume_signal"]])
+    parts = np.stack(
+        [signals["trend"], signals["rsi_signal"], signals["macd_signal"], signals["volume_signal"]]
+    )
     parts = np.nan_to_num(parts, nan=0.0)
     combined = np.tensordot(weights, parts, axes=1)
     score = np.clip(50 + 50 * combined, 0, 100)
@@ -131,20 +141,32 @@ def signal_matrix(close: pd.DataFrame, volume: pd.DataFrame) -> dict[str, np.nda
         overextension = np.clip((above20 - 0.15) / 0.20, 0, 1)
         trend = trend - np.where(trend > 0, trend * overextension, 0)
         # Momentum counts fully from RSI 65; above 75 the stock is stretched.
-        rsi_signal = np.where(rsi14 > 75, 1 - (rsi14 - 75) / 12.5, np.clip((rsi14 - 50) / 15, -1, 1))
+        rsi_signal = np.where(
+            rsi14 > 75, 1 - (rsi14 - 75) / 12.5, np.clip((rsi14 - 50) / 15, -1, 1)
+        )
         macd_signal = np.tanh(macd_rel / 0.01)
         # Rising volume confirms the direction of the 20-day price move.
         volume_signal = np.tanh(np.log(volume_ratio) / 0.3) * np.sign(change20)
 
     return {
-        "close": last, "sma20": sma20, "sma50": sma50, "rsi14": rsi14, "macd_gap": macd_gap,
-        "volume_ratio": volume_ratio, "above20": above20, "above50": above50,
-        "trend": trend, "rsi_signal": np.clip(rsi_signal, -1, 1), "macd_signal": macd_signal,
+        "close": last,
+        "sma20": sma20,
+        "sma50": sma50,
+        "rsi14": rsi14,
+        "macd_gap": macd_gap,
+        "volume_ratio": volume_ratio,
+        "above20": above20,
+        "above50": above50,
+        "trend": trend,
+        "rsi_signal": np.clip(rsi_signal, -1, 1),
+        "macd_signal": macd_signal,
         "volume_signal": volume_signal,
     }
 
 
-def describe(signals: dict[str, np.ndarray], symbols: np.ndarray, mask: np.ndarray) -> dict[str, list[str]]:
+def describe(
+    signals: dict[str, np.ndarray], symbols: np.ndarray, mask: np.ndarray
+) -> dict[str, list[str]]:
     """Describe the signals behind each score in words."""
     result = {}
     for index in np.flatnonzero(mask):
@@ -158,7 +180,9 @@ def describe(signals: dict[str, np.ndarray], symbols: np.ndarray, mask: np.ndarr
             f"and {abs(above50) * 100:.1f}% {'above' if above50 >= 0 else 'below'} SMA50",
             "SMA20 above SMA50 (uptrend)" if sma20 >= sma50 else "SMA20 below SMA50 (downtrend)",
             f"RSI(14) {rsi14:.0f} ({_rsi_words(rsi14)})",
-            "MACD above its signal line (bullish)" if gap >= 0 else "MACD below its signal line (bearish)",
+            "MACD above its signal line (bullish)"
+            if gap >= 0
+            else "MACD below its signal line (bearish)",
         ]
         if np.isfinite(ratio):
             lines.append(f"volume {ratio:.2f}x its 60-day average")

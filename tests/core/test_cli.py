@@ -21,7 +21,9 @@ def run(capsys, *args):
 
 
 def test_recommend_json_is_ranking_report(capsys, offline_config):
-    code, out, err = run(capsys, "--config", str(offline_config), "recommend", "--top", "3", "--format", "json")
+    code, out, err = run(
+        capsys, "--config", str(offline_config), "recommend", "--top", "3", "--format", "json"
+    )
     assert code == 0, err
     report = RankingReport.model_validate_json(out)
     assert len(report.recommendations) == 3
@@ -45,7 +47,9 @@ def test_recommend_csv_parses(capsys, offline_config):
 
 
 def test_recommend_single_symbol(capsys, offline_config):
-    code, out, _ = run(capsys, "--config", str(offline_config), "recommend", "--symbol", "130a", "--format", "json")
+    code, out, _ = run(
+        capsys, "--config", str(offline_config), "recommend", "--symbol", "130a", "--format", "json"
+    )
     assert code == 0
     report = json.loads(out)
     assert [r["code"] for r in report["recommendations"]] == ["130A"]
@@ -59,7 +63,17 @@ def test_stocks_lists_universe(capsys, offline_config):
 
 
 def test_data_json(capsys, offline_config):
-    code, out, _ = run(capsys, "--config", str(offline_config), "data", "7203.T", "--period", "3mo", "--format", "json")
+    code, out, _ = run(
+        capsys,
+        "--config",
+        str(offline_config),
+        "data",
+        "7203.T",
+        "--period",
+        "3mo",
+        "--format",
+        "json",
+    )
     assert code == 0
     stock = json.loads(out)
     assert stock["code"] == "7203"
@@ -145,7 +159,18 @@ def test_help_exits_zero(capsys, args):
 
 def test_console_script_runs_as_process(offline_config):
     result = subprocess.run(
-        [sys.executable, "-m", "clstock_core", "--config", str(offline_config), "recommend", "--top", "2", "--format", "json"],
+        [
+            sys.executable,
+            "-m",
+            "clstock_core",
+            "--config",
+            str(offline_config),
+            "recommend",
+            "--top",
+            "2",
+            "--format",
+            "json",
+        ],
         capture_output=True,
         text=True,
         timeout=120,
@@ -170,7 +195,18 @@ def test_recommend_empty_universe_exits_1(capsys, offline_config, price_dir):
 
 
 def test_repeated_symbol_counted_once(capsys, offline_config):
-    code, out, _ = run(capsys, "--config", str(offline_config), "recommend", "--symbol", "7203", "--symbol", "7203.T", "--format", "json")
+    code, out, _ = run(
+        capsys,
+        "--config",
+        str(offline_config),
+        "recommend",
+        "--symbol",
+        "7203",
+        "--symbol",
+        "7203.T",
+        "--format",
+        "json",
+    )
     assert code == 0
     assert json.loads(out)["universe_size"] == 1
 
@@ -187,7 +223,19 @@ def test_fifo_config_is_rejected(capsys, tmp_path):
 
 def test_broken_pipe_exits_quietly(offline_config):
     process = subprocess.Popen(
-        [sys.executable, "-m", "clstock_core", "--config", str(offline_config), "data", "7203", "--period", "max", "--format", "csv"],
+        [
+            sys.executable,
+            "-m",
+            "clstock_core",
+            "--config",
+            str(offline_config),
+            "data",
+            "7203",
+            "--period",
+            "max",
+            "--format",
+            "csv",
+        ],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
     )

@@ -70,7 +70,8 @@ def test_unknown_plugin_name_lists_installed(tmp_path):
 def test_unknown_setting_key_lists_valid_keys(tmp_path, price_dir):
     path = write(
         tmp_path,
-        f'[data_source]\nuse = "csv"\n[data_source.csv]\ndirectory = "{price_dir.as_posix()}"\ndirectroy = "x"\n',
+        f'[data_source]\nuse = "csv"\n[data_source.csv]\n'
+        f'directory = "{price_dir.as_posix()}"\ndirectroy = "x"\n',
     )
     with pytest.raises(ConfigError) as info:
         Application(path, environ={})
@@ -93,7 +94,9 @@ def test_predictor_list_rejects_duplicates(tmp_path):
 
 
 def test_env_override_sets_nested_value(tmp_path, offline_config):
-    app = Application(offline_config, environ={"CLSTOCK_ENGINE__TOP": "3", "CLSTOCK_CACHE__USE": "none"})
+    app = Application(
+        offline_config, environ={"CLSTOCK_ENGINE__TOP": "3", "CLSTOCK_CACHE__USE": "none"}
+    )
     assert app.config.engine.top == 3
     assert app.config.selected("cache") == ["none"]
 
@@ -139,7 +142,12 @@ def test_redacted_masks_secret_keys(offline_config):
 def test_redact_helper_masks_nested_secrets():
     from clstock_core.config.model import _redact
 
-    value = {"keys": [{"hash": "abc", "label": "ops"}], "client_secret": "s3cret", "password": "", "token": None}
+    value = {
+        "keys": [{"hash": "abc", "label": "ops"}],
+        "client_secret": "s3cret",
+        "password": "",
+        "token": None,
+    }
     masked = _redact(value)
     assert masked["client_secret"] == "**********"
     assert masked["keys"] == [{"hash": "abc", "label": "ops"}]

@@ -53,7 +53,13 @@ def test_selecting_disabled_plugin_is_config_error(tmp_path):
 
 def test_duplicate_name_names_both_plugins():
     with pytest.raises(PluginError) as info:
-        discover(environ={}, extra_plugins=[("first-plugin", FakePredictorPlugin("dup")), ("second-plugin", FakePredictorPlugin("dup"))])
+        discover(
+            environ={},
+            extra_plugins=[
+                ("first-plugin", FakePredictorPlugin("dup")),
+                ("second-plugin", FakePredictorPlugin("dup")),
+            ],
+        )
     message = str(info.value)
     assert "'first-plugin'" in message
     assert "'second-plugin'" in message
@@ -98,7 +104,10 @@ def test_plugin_import_defers_implementation_modules():
     import importlib
     import sys
 
-    for package, implementation in (("clstock_csv", "clstock_csv.source"), ("clstock_technical", "clstock_technical.predictor")):
+    for package, implementation in (
+        ("clstock_csv", "clstock_csv.source"),
+        ("clstock_technical", "clstock_technical.predictor"),
+    ):
         for name in (package, implementation):
             sys.modules.pop(name, None)
         importlib.import_module(package)

@@ -42,7 +42,12 @@ def test_recommendation_fields_are_consistent(offline_config):
         else:
             assert rec.stop_loss < rec.current_price
             assert all(t.price > rec.current_price for t in rec.take_profit)
-        numbers = [rec.current_price, rec.stop_loss, rec.entry_price.low, *(t.price for t in rec.take_profit)]
+        numbers = [
+            rec.current_price,
+            rec.stop_loss,
+            rec.entry_price.low,
+            *(t.price for t in rec.take_profit),
+        ]
         assert all(math.isfinite(n) for n in numbers)
 
 

@@ -261,6 +261,8 @@ def test_well_known_key_digest_rejected_in_config(tmp_path):
 
     digest = hashlib.sha256(b"development-key").hexdigest()
     path = tmp_path / "c.toml"
-    path.write_text(f'[auth.api-key]\nkeys = [{{ sha256 = "{digest}", role = "admin" }}]\n', encoding="utf-8")
+    path.write_text(
+        f'[auth.api-key]\nkeys = [{{ sha256 = "{digest}", role = "admin" }}]\n', encoding="utf-8"
+    )
     with pytest.raises(ConfigError, match="well-known key 'development-key'"):
         Application(path, environ={})

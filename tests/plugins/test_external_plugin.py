@@ -146,9 +146,18 @@ def venv(tmp_path_factory: pytest.TempPathFactory) -> Venv:
     # and the build backend (setuptools) is found through the dependency view.
     installed = _run(
         [
-            sys.executable, "-m", "pip", "--python", python, "install",
-            "--no-deps", "--no-build-isolation", "--no-index", "--no-cache-dir",
-            "--disable-pip-version-check", "--quiet",
+            sys.executable,
+            "-m",
+            "pip",
+            "--python",
+            python,
+            "install",
+            "--no-deps",
+            "--no-build-isolation",
+            "--no-index",
+            "--no-cache-dir",
+            "--disable-pip-version-check",
+            "--quiet",
             _copy_project(root / "clstock-src"),
             shutil.copytree(EXAMPLE, root / "clstock-momentum-src", ignore=BUILD_LEFTOVERS),
         ],

@@ -5,9 +5,9 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import pytest
+from clstock_technical.predictor import TechnicalPredictor, TechnicalSettings
 
 from clstock_core.prices import PricePanel
-from clstock_technical.predictor import TechnicalPredictor, TechnicalSettings
 from tests.helpers import make_ohlcv
 
 
@@ -51,7 +51,9 @@ def test_short_history_is_a_failure(predictor):
     panel = panel_of({"1111.T": make_ohlcv(59, seed=1), "2222.T": make_ohlcv(60, seed=2)})
     prediction = predictor.predict(panel)
     assert list(prediction.scores.index) == ["2222.T"]
-    assert prediction.failures["1111.T"] == "insufficient history: 59 trading days, at least 60 needed"
+    assert (
+        prediction.failures["1111.T"] == "insufficient history: 59 trading days, at least 60 needed"
+    )
 
 
 def test_flat_series_is_neutral_and_finite(predictor):
@@ -74,7 +76,9 @@ def test_score_independent_of_universe(predictor):
 def test_overextended_spike_scores_below_steady_trend(predictor):
     steady = trending(200, 0.003)
     spike = trending(200, 0.003)
-    spike.iloc[-10:, spike.columns.get_indexer(["open", "high", "low", "close"])] *= np.linspace(1.1, 1.6, 10)[:, None]
+    spike.iloc[-10:, spike.columns.get_indexer(["open", "high", "low", "close"])] *= np.linspace(
+        1.1, 1.6, 10
+    )[:, None]
     scores = predictor.predict(panel_of({"1111.T": steady, "2222.T": spike})).scores
     assert scores.at["2222.T", "score"] < scores.at["1111.T", "score"]
 

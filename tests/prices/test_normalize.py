@@ -309,7 +309,12 @@ def test_absurd_values_are_dropped():
 
 def test_high_low_widened_to_contain_open_close():
     frame = make_ohlcv(3)
-    frame.iloc[0, frame.columns.get_indexer(["open", "high", "low", "close"])] = [1012.0, 1012.0, 1006.0, 1018.0]
+    frame.iloc[0, frame.columns.get_indexer(["open", "high", "low", "close"])] = [
+        1012.0,
+        1012.0,
+        1006.0,
+        1018.0,
+    ]
     result = normalize_history(frame, "7203.T")
     assert result["high"].iloc[0] == 1018.0
     assert result["low"].iloc[0] == 1006.0
