@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import csv
 import logging
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -168,8 +169,12 @@ def _parse_dates(values: pd.Series) -> pd.DatetimeIndex:
         return exchange_dates(pd.Index(parsed)).rename("date")
 
     try:
-        parsed = pd.to_datetime(text, errors="coerce", format="mixed")
-    except ValueError:
+        # pandas 3 raises on mixed UTC offsets; pandas 2 only warns and
+        # returns objects, so its warning is turned into the same error.
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", FutureWarning)
+            parsed = pd.to_datetime(text, errors="coerce", format="mixed")
+    except (ValueError, FutureWarning):
         # Rows carry different UTC offsets, or some have one and some none.
         # Reading them as UTC keeps every stamp's instant; a plain date then
         # reads as 00:00 UTC, which is 09:00 the same day in Tokyo.
