@@ -9,8 +9,8 @@ Lifecycle, in the order the kernel calls them:
 3. ``clstock_http_routes``: once, while the HTTP front-end builds its app.
 4. ``clstock_shutdown``: once, when the application closes.
 
-Every hook is called for all plugins (none is ``firstresult``); each
-docstring says how results combine.
+Every hook is called for all plugins, because none is ``firstresult``.
+Each docstring states how the results combine.
 """
 
 from __future__ import annotations

@@ -17,7 +17,7 @@ class _Model(BaseModel):
 
 
 class Action(StrEnum):
-    """What the investor should do with the stock now."""
+    """Investor action recommended for the stock now."""
 
     BUY = "buy"
     HOLD = "hold"
@@ -126,7 +126,7 @@ class StockData(_Model):
 
 
 class MarketPhase(StrEnum):
-    """Where the Tokyo Stock Exchange is in its trading day."""
+    """Phase of the Tokyo Stock Exchange trading day."""
 
     PRE_OPEN = "pre_open"
     MORNING_SESSION = "morning_session"

@@ -25,7 +25,7 @@ class Request:
 
 
 class StubServer:
-    """Answers every request with ``respond(method, path, count_for_path)``.
+    """Respond to every request with ``respond(method, path, count_for_path)``.
 
     ``requests`` records each request with its monotonic arrival time.
     """

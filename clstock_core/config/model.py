@@ -58,7 +58,7 @@ class EngineSettings(BaseModel):
     )
 
 
-#: Implementation chosen for each role when the configuration does not say.
+#: Implementation chosen for each role that the configuration does not set.
 DEFAULT_SELECTION: dict[str, str | list[str]] = {
     "data_source": "yfinance",
     "cache": "pickle",

@@ -9,7 +9,7 @@ once.
 
 Servers run under uvicorn, which installs its own handlers while it serves
 and, after a graceful stop, raises the captured signal again so that the
-previous handler sees it. :func:`server_signals` supplies that previous
+previous handler receives it. :func:`server_signals` supplies that previous
 handler so the re-raised SIGTERM ends ``clstock serve`` with exit code 0
 instead of killing the process.
 """
@@ -117,7 +117,7 @@ def batch_signals(app: Application) -> Iterator[BatchSignals]:
         try:
             yield state
         # Whatever the block raised after a signal, the stop request is what
-        # the user sees; the original error is kept as the cause.
+        # the user is shown. The original error is kept as the cause.
         except Exception as error:
             if not state.requested:
                 raise

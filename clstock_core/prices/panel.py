@@ -125,25 +125,25 @@ class PricePanel:
         return pd.Timestamp(self.frame["date"].max()).date()
 
     def history(self, symbol: str) -> pd.DataFrame:
-        """One symbol's bars, indexed by date."""
+        """Return one symbol's bars, indexed by date."""
         rows = self.frame[self.frame["symbol"] == symbol]
         return rows.drop(columns="symbol").set_index("date")
 
     def subset(self, symbols: Iterable[str]) -> PricePanel:
-        wanted = set(symbols)
-        return PricePanel(self.frame[self.frame["symbol"].isin(wanted)].reset_index(drop=True))
+        kept = self.frame["symbol"].isin(set(symbols))
+        return PricePanel(self.frame[kept].reset_index(drop=True))
 
     def until(self, end: dt.date | pd.Timestamp) -> PricePanel:
-        """The panel as it was known at the close of ``end`` (no later bars)."""
+        """Return the panel as it was known at the close of ``end``, without later bars."""
         cutoff = pd.Timestamp(end)
         return PricePanel(self.frame[self.frame["date"] <= cutoff].reset_index(drop=True))
 
     def wide(self, column: str) -> pd.DataFrame:
-        """One column as a date x symbol frame; NaN where a symbol has no bar."""
+        """Return one column as a date x symbol frame, NaN where a symbol has no bar."""
         return self.frame.pivot(index="date", columns="symbol", values=column)
 
     def tail_matrix(self, columns: Iterable[str], window: int) -> dict[str, np.ndarray]:
-        """The last ``window`` bars of each symbol, right-aligned by position.
+        """Return the last ``window`` bars of each symbol, right-aligned by position.
 
         Returns one ``(window, n_symbols)`` float array per column, columns in
         :attr:`symbols` order. Row ``window - 1`` is every symbol's latest

@@ -96,8 +96,8 @@ class RankingSnapshot:
         return cached
 
 
-class RankingService:
-    """Serves ranking snapshots; computes one at a time, off the event loop."""
+class _EngineService:
+    """Shared state of the services: the engine, its worker thread and a single-flight gate."""
 
     def __init__(
         self,
@@ -112,6 +112,23 @@ class RankingService:
         self._refresh_seconds = refresh_seconds
         self._clock = clock
         self._flight = SingleFlight()
+
+    def stop(self) -> None:
+        self._flight.cancel_all()
+
+
+class RankingService(_EngineService):
+    """Serves ranking snapshots; computes one at a time, off the event loop."""
+
+    def __init__(
+        self,
+        engine: Any,
+        runner: EngineRunner,
+        *,
+        refresh_seconds: float,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        super().__init__(engine, runner, refresh_seconds=refresh_seconds, clock=clock)
         self._snapshot: RankingSnapshot | None = None
         self._next_attempt = 0.0
         self._last_error: Exception | None = None
@@ -151,9 +168,6 @@ class RankingService:
         dropped = 1 if self._snapshot is not None else 0
         self._snapshot = None
         return dropped
-
-    def stop(self) -> None:
-        self._flight.cancel_all()
 
     async def _refresh_in_background(self) -> RankingSnapshot | None:
         try:
@@ -236,7 +250,7 @@ class _StockEntry:
     loaded_at: float
 
 
-class StockDataService:
+class StockDataService(_EngineService):
     """Serves one stock's history and indicators per (symbol, period), cached in memory."""
 
     def __init__(
@@ -248,12 +262,8 @@ class StockDataService:
         max_entries: int,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
-        self._engine = engine
-        self._runner = runner
-        self._refresh_seconds = refresh_seconds
+        super().__init__(engine, runner, refresh_seconds=refresh_seconds, clock=clock)
         self._max_entries = max_entries
-        self._clock = clock
-        self._flight = SingleFlight()
         self._entries: OrderedDict[tuple[str, str], _StockEntry] = OrderedDict()
         self.computations = 0
 
@@ -281,11 +291,8 @@ class StockDataService:
         self._entries.clear()
         return dropped
 
-    def stop(self) -> None:
-        self._flight.cancel_all()
 
-
-class StockListService:
+class StockListService(_EngineService):
     """Serves the universe list, reloaded after ``refresh_seconds``."""
 
     def __init__(
@@ -296,11 +303,7 @@ class StockListService:
         refresh_seconds: float,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
-        self._engine = engine
-        self._runner = runner
-        self._refresh_seconds = refresh_seconds
-        self._clock = clock
-        self._flight = SingleFlight()
+        super().__init__(engine, runner, refresh_seconds=refresh_seconds, clock=clock)
         self._stocks: tuple[list[StockInfo], bytes, float] | None = None
 
     async def stocks(self) -> tuple[list[StockInfo], bytes]:
@@ -321,6 +324,3 @@ class StockListService:
         dropped = 1 if self._stocks is not None else 0
         self._stocks = None
         return dropped
-
-    def stop(self) -> None:
-        self._flight.cancel_all()

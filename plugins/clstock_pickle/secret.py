@@ -83,7 +83,7 @@ def _read(path: Path) -> bytes:
 
     if len(secret) != SECRET_SIZE:
         raise CacheError(
-            f"cache key file {path} holds {len(secret)} bytes, expected {SECRET_SIZE}; "
+            f"invalid cache key file {path}: {len(secret)} bytes, expected {SECRET_SIZE}; "
             f"delete it to create a new key"
         )
     return secret

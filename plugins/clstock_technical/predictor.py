@@ -85,7 +85,7 @@ def combine_signals(
 ) -> tuple[np.ndarray, np.ndarray]:
     """Score (0-100) and confidence (0-1) from signal arrays of any shape.
 
-    ``weights`` holds the trend, RSI, MACD and volume weights, summing to 1.
+    ``weights`` contains the trend, RSI, MACD and volume weights, which sum to 1.
     """
     parts = np.stack(
         [signals["trend"], signals["rsi_signal"], signals["macd_signal"], signals["volume_signal"]]

@@ -1,4 +1,4 @@
-"""A data source whose answers a test scripts, and an application around it."""
+"""A data source whose results a test scripts, and an application around it."""
 
 from __future__ import annotations
 
@@ -16,7 +16,7 @@ SYMBOLS = ["7203.T", "6758.T", "9984.T"]
 
 
 class ScriptedSource:
-    """Returns synthetic history, except where ``script(call, symbols)`` raises or says otherwise.
+    """Returns synthetic history, except where ``script(call, symbols)`` raises or returns failures.
 
     ``script`` gets the 1-based call number and the requested symbols and
     returns a dict of symbol to error for the symbols that fail, or raises.

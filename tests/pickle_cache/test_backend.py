@@ -314,7 +314,7 @@ def test_secret_of_wrong_size_disables_cache(tmp_path):
     secret.write_bytes(b"short")
     os.chmod(secret, 0o600)
     cache = PickleCache(tmp_path / "cache", secret, max_size_bytes=10**6)
-    assert "holds 5 bytes, expected 32" in cache.disabled_reason
+    assert ": 5 bytes, expected 32" in cache.disabled_reason
 
 
 def test_secret_created_once_under_concurrency(tmp_path):
